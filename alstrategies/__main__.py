@@ -1,0 +1,5 @@
+import sys
+
+from alstrategies.cli import main
+
+sys.exit(main())

@@ -1,0 +1,231 @@
+"""Experiment configuration: TOML files, defaults, ``--set key=value`` overrides, validation.
+
+Every config has the fixed sections below. Two sections are open: ``data`` also accepts the
+keyword arguments of the chosen dataset's loader, and ``strategies.<name>`` holds the keyword
+options of strategy ``<name>``. Unknown keys are errors that list the valid ones.
+"""
+
+from __future__ import annotations
+
+import copy
+import inspect
+import json
+import tomllib
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+DEFAULTS: dict[str, dict[str, Any]] = {
+    "data": {"name": "synthetic", "image_size": 48, "root": ""},
+    "model": {
+        "backbone": "unet",
+        "width": 16,
+        "heads": "plain",
+        "asr": "attention",
+        "dropout": True,
+    },
+    "loss": {"alpha": 1.0, "beta": 1.0, "gamma": 1.0},
+    "train": {
+        "epochs": 60,
+        "iterations": 0,
+        "min_iterations": 0,
+        "batch_size": 16,
+        "lr": 0.01,
+        "sfp_lr": 1e-4,
+        "momentum": 0.9,
+        "weight_decay": 1e-4,
+        "lr_decay": 0.9,
+        "lr_step": 500,
+        "augment": True,
+        "amp": True,
+        "channels_last": True,
+        "device": "auto",
+        "eval_batch_size": 64,
+        "warm_start": False,
+        "threads": 0,
+    },
+    "protocol": {
+        "seeds": [0, 1, 2, 3, 4],
+        "initial_fraction": 0.0667,
+        "step_fraction": 0.0333,
+        "final_fraction": 0.3333,
+        "include_full": True,
+    },
+    "query": {"batch_size": 64, "reduction": "mean"},
+    "strategies": {"names": []},
+}
+
+#: Keys that may differ between invocations on one run folder (they select, not define, work).
+SELECTION_KEYS = ("protocol.seeds", "strategies.names")
+
+
+class ConfigError(ValueError):
+    """A configuration problem, with a message that names the key and the fix."""
+
+
+def _merge(base: dict, override: dict, path: str = "") -> dict:
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(base.get(key), dict):
+            _merge(base[key], value, f"{path}{key}.")
+        else:
+            base[key] = value
+    return base
+
+
+def parse_value(text: str) -> Any:
+    """Parse a ``--set`` value as a TOML literal; bare words stay strings."""
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def parse_assignment(assignment: str) -> tuple[str, Any]:
+    if "=" not in assignment:
+        raise ConfigError(f"--set expects key=value (e.g. train.epochs=2), got {assignment!r}")
+    key, text = assignment.split("=", 1)
+    return key.strip(), parse_value(text.strip())
+
+
+def set_key(config: dict, dotted: str, value: Any) -> None:
+    """Set ``section.key`` (or ``strategies.<name>.<option>``) in a nested dict."""
+    parts = dotted.split(".")
+    if len(parts) < 2 or not all(parts):
+        raise ConfigError(f"config keys look like section.key (e.g. train.epochs), got {dotted!r}")
+    node = config
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"cannot set {dotted!r}: {part!r} is a value, not a section")
+    node[parts[-1]] = value
+
+
+def _kwargs_of(factory: Any) -> dict[str, Any]:
+    target = factory.__init__ if inspect.isclass(factory) else factory
+    params = inspect.signature(target).parameters
+    return {
+        name: p.default
+        for name, p in params.items()
+        if name != "self" and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+
+
+def _check_type(key: str, value: Any, default: Any) -> Any:
+    if default is None or value is None:
+        return value
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{key} must be true or false, got {value!r}")
+        return value
+    if isinstance(default, float) and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(default, int) and isinstance(value, float) and value.is_integer():
+        return int(value)
+    if not isinstance(value, type(default)) or isinstance(value, bool) != isinstance(default, bool):
+        raise ConfigError(
+            f"{key} must be of type {type(default).__name__} (default {default!r}), got {value!r}"
+        )
+    return value
+
+
+def validate(config: dict) -> dict:
+    """Check every key against the schema; return the config with types normalised."""
+    from alstrategies.registry import DATASETS, STRATEGIES
+
+    unknown_sections = set(config) - set(DEFAULTS)
+    if unknown_sections:
+        raise ConfigError(
+            f"unknown config section(s) {sorted(unknown_sections)}; valid sections: {sorted(DEFAULTS)}"
+        )
+    for section, defaults in DEFAULTS.items():
+        values = config.setdefault(section, {})
+        if not isinstance(values, dict):
+            raise ConfigError(f"[{section}] must be a table of keys, got {values!r}")
+        open_keys: dict[str, Any] = {}
+        if section == "data":
+            open_keys = {k: v for k, v in _kwargs_of(DATASETS.get(values.get("name", "synthetic"))).items()}
+        if section == "strategies":
+            for name in [k for k, v in values.items() if isinstance(v, dict)]:
+                options = values[name]
+                valid = _kwargs_of(STRATEGIES.get(name))
+                bad = set(options) - set(valid)
+                if bad:
+                    raise ConfigError(
+                        f"unknown option(s) {sorted(bad)} for strategy {name!r}; valid: "
+                        f"{sorted(valid) or 'none (this strategy takes no options)'}"
+                    )
+                for key, value in options.items():
+                    options[key] = _check_type(f"strategies.{name}.{key}", value, valid[key])
+            open_keys = {k: {} for k, v in values.items() if isinstance(v, dict)}
+        allowed = {**defaults, **open_keys}
+        unknown = set(values) - set(allowed)
+        if unknown:
+            valid = ", ".join(f"{section}.{k}" for k in sorted(allowed))
+            hint = (
+                " (strategy options go in [strategies.<name>], e.g. strategies.mean_std.passes)"
+                if section == "strategies"
+                else ""
+            )
+            raise ConfigError(
+                f"unknown config key(s) {', '.join(f'{section}.{k}' for k in sorted(unknown))};"
+                f" valid keys: {valid}{hint}"
+            )
+        for key, value in list(values.items()):
+            if key in allowed and not isinstance(allowed[key], dict):
+                values[key] = _check_type(f"{section}.{key}", value, allowed[key])
+    names = config["strategies"]["names"]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"strategies.names must be a list of strategy names, got {names!r}")
+    for name in names:
+        STRATEGIES.get(name)  # raises with the list of registered names
+    return config
+
+
+def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> dict:
+    """Defaults, then the TOML file, then ``key=value`` overrides; validated."""
+    config = copy.deepcopy(DEFAULTS)
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {str(path)!r} not found (see benchmarks/configs/)")
+        try:
+            loaded = tomllib.loads(path.read_text())
+        except tomllib.TOMLDecodeError as error:
+            raise ConfigError(f"config file {str(path)!r} is not valid TOML: {error}") from None
+        _merge(config, loaded)
+    for assignment in overrides:
+        key, value = parse_assignment(assignment)
+        set_key(config, key, value)
+    return validate(config)
+
+
+def strategy_options(config: dict, name: str) -> dict[str, Any]:
+    """The keyword options configured for strategy ``name`` (``[strategies.<name>]``)."""
+    options = config["strategies"].get(name, {})
+    return dict(options) if isinstance(options, dict) else {}
+
+
+def dataset_options(config: dict) -> dict[str, Any]:
+    """Keyword arguments for the dataset loader: every ``data`` key but ``name``."""
+    return {k: v for k, v in config["data"].items() if k != "name"}
+
+
+def fingerprint(config: dict) -> dict:
+    """The part of a config that defines results (selection keys removed)."""
+    defining = copy.deepcopy(config)
+    for dotted in SELECTION_KEYS:
+        section, key = dotted.split(".")
+        defining[section].pop(key, None)
+    return json.loads(json.dumps(defining, sort_keys=True))
+
+
+def differences(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """Human-readable list of keys whose values differ between two nested dicts."""
+    out = []
+    for key in sorted(set(old) | set(new)):
+        a, b = old.get(key, "<absent>"), new.get(key, "<absent>")
+        if isinstance(a, dict) and isinstance(b, dict):
+            out.extend(differences(a, b, f"{prefix}{key}."))
+        elif a != b:
+            out.append(f"{prefix}{key}: {a!r} -> {b!r}")
+    return out

@@ -1,0 +1,21 @@
+"""Device selection and thread settings."""
+
+from __future__ import annotations
+
+import torch
+
+
+def resolve_device(name: str = "auto") -> torch.device:
+    """``"auto"`` picks CUDA when present, else the CPU; anything else is passed to torch."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"train.device = {name!r} but no CUDA device is visible; use 'auto' or 'cpu'")
+    return device
+
+
+def configure_threads(threads: int) -> None:
+    """Limit intra-op CPU threads (0 keeps torch's default)."""
+    if threads > 0:
+        torch.set_num_threads(threads)

@@ -1,0 +1,28 @@
+"""Plain segmentation network: a backbone plus a 1x1 head."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from alstrategies.types import ModelOutput
+
+
+class SegmentationNet(nn.Module):
+    """Backbone + 1x1 head; ``logits`` equal ``coarse_logits`` and there is no distance map."""
+
+    def __init__(self, backbone: nn.Module, num_classes: int) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.num_classes = num_classes
+        self.head = nn.Conv2d(backbone.decoder_channels, num_classes, 1)
+
+    def forward(self, x: torch.Tensor) -> ModelOutput:
+        features = self.backbone(x)
+        logits = self.head(features.decoder)
+        return ModelOutput(logits=logits, coarse_logits=logits, features=features.decoder)
+
+    def parameter_groups(self, lr: float, sfp_lr: float) -> list[dict]:
+        """One group: every parameter trains at ``lr`` (``sfp_lr`` is unused here)."""
+        del sfp_lr
+        return [{"params": list(self.parameters()), "lr": lr, "name": "backbone"}]

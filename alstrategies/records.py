@@ -1,0 +1,145 @@
+"""Atomic per-round JSON records and the ``results.csv`` built from them.
+
+Layout of a run folder::
+
+    config.json                          the resolved config that defines the results
+    shared/seed<S>/round0.json           the round-0 model, shared by every strategy
+    shared/seed<S>/full.json             the 100 % model of seed S
+    strategies/<name>/seed<S>/round<R>.json
+    checkpoints/                         model weights needed to resume (never committed)
+    results.csv                          one row per (strategy, seed, round)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+#: Columns of ``results.csv`` that are not per-class.
+BASE_COLUMNS = [
+    "strategy",
+    "seed",
+    "round",
+    "budget",
+    "n_labeled",
+    "fraction",
+    "dice",
+    "hd95",
+    "train_seconds",
+    "query_seconds",
+    "eval_seconds",
+    "iterations",
+]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        return [_jsonable(v) for v in value.tolist()]
+    if isinstance(value, (np.floating, float)):
+        return None if not np.isfinite(value) else float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` so that readers see the old file or the new one, never half."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_record(path: Path, record: dict) -> None:
+    atomic_write_text(path, json.dumps(_jsonable(record), indent=1, sort_keys=True))
+
+
+def read_record(path: Path) -> dict | None:
+    """The record at ``path``, or None when absent. A corrupt record is an error naming it."""
+    if not path.is_file():
+        return None
+    try:
+        return json.loads(path.read_text())
+    except json.JSONDecodeError as error:
+        raise RuntimeError(
+            f"record {path} is corrupt ({error}); delete it and re-run to recompute that round"
+        ) from None
+
+
+class RunLayout:
+    """Paths inside one run folder."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results.csv"
+
+    def shared(self, seed: int, which: str) -> Path:
+        return self.root / "shared" / f"seed{seed}" / f"{which}.json"
+
+    def strategy_round(self, name: str, seed: int, round_index: int) -> Path:
+        return self.root / "strategies" / name / f"seed{seed}" / f"round{round_index}.json"
+
+    def checkpoint(self, *parts: str | int) -> Path:
+        return self.root / "checkpoints" / ("_".join(str(p) for p in parts) + ".pt")
+
+    def strategy_records(self) -> list[Path]:
+        return sorted((self.root / "strategies").glob("*/seed*/round*.json"))
+
+
+def metric_row(record: dict, class_names: list[str]) -> dict:
+    """A results.csv row from a record."""
+    row = {key: record.get(key) for key in BASE_COLUMNS}
+    for name, dice, hd in zip(class_names, record["dice_per_class"], record["hd95_per_class"]):
+        row[f"dice_{name}"] = dice
+        row[f"hd95_{name}"] = hd
+    return row
+
+
+def collect_results(layout: RunLayout, class_names: list[str], include_full: bool = True) -> pd.DataFrame:
+    """Every finished round of every chain, plus the shared 100 % row for each (strategy, seed)."""
+    rows = []
+    chains: set[tuple[str, int]] = set()
+    for path in layout.strategy_records():
+        record = read_record(path)
+        rows.append(metric_row(record, class_names))
+        chains.add((record["strategy"], int(record["seed"])))
+    if include_full:
+        for strategy, seed in sorted(chains):
+            full = read_record(layout.shared(seed, "full"))
+            if full is not None:
+                rows.append(metric_row({**full, "strategy": strategy, "query_seconds": 0.0}, class_names))
+    columns = BASE_COLUMNS + [f"{m}_{n}" for m in ("dice", "hd95") for n in class_names]
+    frame = pd.DataFrame(rows, columns=columns)
+    if frame.empty:
+        return frame
+    return frame.sort_values(["strategy", "seed", "round"], kind="stable").reset_index(drop=True)
+
+
+def write_results(layout: RunLayout, class_names: list[str], include_full: bool = True) -> pd.DataFrame:
+    frame = collect_results(layout, class_names, include_full)
+    atomic_write_text(layout.results, frame.to_csv(index=False))
+    return frame

@@ -1,0 +1,1 @@
+"""The shared trainer, its losses and on-device augmentation."""

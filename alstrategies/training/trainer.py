@@ -1,0 +1,165 @@
+"""The one trainer every strategy shares (paper optimiser and schedule, DESIGN section 3)."""
+
+from __future__ import annotations
+
+import math
+import time
+from contextlib import nullcontext
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+import torch
+from torch import nn
+
+from alstrategies.training.augment import augment_batch
+from alstrategies.training.losses import Criterion
+
+
+@dataclass
+class TrainConfig:
+    """Training hyper-parameters; the keys of the ``[train]`` config section."""
+
+    epochs: int = 60
+    iterations: int = 0
+    min_iterations: int = 0
+    batch_size: int = 16
+    lr: float = 0.01
+    sfp_lr: float = 1e-4
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    lr_decay: float = 0.9
+    lr_step: int = 500
+    augment: bool = True
+    amp: bool = True
+    channels_last: bool = True
+    device: str = "auto"
+    eval_batch_size: int = 64
+    warm_start: bool = False
+    threads: int = 0
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+    def num_iterations(self, num_images: int) -> int:
+        """``iterations`` when set, else ``epochs`` passes over the data, at least ``min_iterations``."""
+        if self.iterations > 0:
+            return self.iterations
+        per_epoch = math.ceil(num_images / self.batch_size)
+        return max(self.epochs * per_epoch, self.min_iterations)
+
+
+@dataclass
+class TrainStats:
+    iterations: int
+    seconds: float
+    images_per_second: float
+    loss_history: list[float] = field(default_factory=list)
+
+
+def batch_order(
+    num_images: int, batch_size: int, iterations: int, generator: torch.Generator
+) -> torch.Tensor:
+    """``iterations x batch`` indices drawn epoch by epoch (a fresh permutation per epoch)."""
+    batch = min(batch_size, num_images)
+    needed = iterations * batch
+    epochs = math.ceil(needed / num_images)
+    order = torch.cat([torch.randperm(num_images, generator=generator) for _ in range(epochs)])
+    return order[:needed].view(iterations, batch)
+
+
+class Trainer:
+    """SGD with momentum, per-group learning rates decayed by ``lr_decay`` every ``lr_step``
+    iterations, on-device augmentation, bf16 autocast and channels_last on CUDA.
+
+    Data stay on the device as tensors; the inner loop never synchronises with the host except
+    for a loss snapshot every ``log_every`` iterations.
+    """
+
+    def __init__(self, config: TrainConfig, device: torch.device, log_every: int = 50) -> None:
+        self.config = config
+        self.device = device
+        self.log_every = log_every
+
+    @property
+    def on_cuda(self) -> bool:
+        return self.device.type == "cuda"
+
+    def prepare_model(self, model: nn.Module) -> nn.Module:
+        model = model.to(self.device)
+        if self.on_cuda and self.config.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        return model
+
+    def make_optimizer(self, model: nn.Module) -> torch.optim.SGD:
+        groups = model.parameter_groups(self.config.lr, self.config.sfp_lr)
+        for group in groups:
+            group["initial_lr"] = group["lr"]
+        return torch.optim.SGD(
+            groups, lr=self.config.lr, momentum=self.config.momentum, weight_decay=self.config.weight_decay
+        )
+
+    def fit(
+        self,
+        model: nn.Module,
+        images: torch.Tensor,
+        targets: dict[str, torch.Tensor],
+        criterion: Criterion,
+        seed: int,
+        progress: object | None = None,
+    ) -> TrainStats:
+        """Train ``model`` in place on ``images`` (N x C x H x W) and ``targets`` (N x ...).
+
+        ``progress`` is an optional tqdm-like bar updated with iterations.
+        """
+        config = self.config
+        num_images = int(images.shape[0])
+        if num_images == 0:
+            raise ValueError("cannot train on an empty labeled set")
+        torch.manual_seed(seed)  # dropout masks
+        generator = torch.Generator(device=self.device).manual_seed(seed)
+        cpu_generator = torch.Generator().manual_seed(seed)
+        iterations = config.num_iterations(num_images)
+        order = batch_order(num_images, config.batch_size, iterations, cpu_generator).to(self.device)
+        images = images.to(self.device)
+        targets = {key: value.to(self.device) for key, value in targets.items()}
+        model = self.prepare_model(model)
+        optimizer = self.make_optimizer(model)
+        autocast = (
+            torch.autocast("cuda", dtype=torch.bfloat16) if self.on_cuda and config.amp else nullcontext()
+        )
+        memory_format = (
+            torch.channels_last if self.on_cuda and config.channels_last else torch.contiguous_format
+        )
+        model.train()
+        snapshots: list[torch.Tensor] = []
+        start = time.perf_counter()
+        for step in range(iterations):
+            decay = config.lr_decay ** (step // config.lr_step)
+            for group in optimizer.param_groups:
+                group["lr"] = group["initial_lr"] * decay
+            rows = order[step]
+            batch = images[rows]
+            batch_targets = {key: value[rows] for key, value in targets.items()}
+            if config.augment:
+                batch, batch_targets = augment_batch(batch, batch_targets, generator)
+            batch = batch.contiguous(memory_format=memory_format)
+            with autocast:
+                output = model(batch)
+                losses = criterion(output, batch_targets)
+            optimizer.zero_grad(set_to_none=True)
+            losses["total"].backward()
+            optimizer.step()
+            if step % self.log_every == 0 or step == iterations - 1:
+                snapshots.append(losses["total"].detach())
+            if progress is not None:
+                progress.update(1)
+        seconds = time.perf_counter() - start
+        history = torch.stack(snapshots).float().cpu().numpy().tolist() if snapshots else []
+        return TrainStats(
+            iterations=iterations,
+            seconds=seconds,
+            images_per_second=iterations * order.shape[1] / max(seconds, 1e-9),
+            loss_history=[float(v) for v in np.asarray(history)],
+        )

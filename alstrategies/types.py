@@ -1,0 +1,71 @@
+"""Small typed records shared by models, strategies, datasets and the loop."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+
+
+@dataclass
+class ModelOutput:
+    """What every segmentation network returns (DESIGN section 2).
+
+    ``logits`` are the final (refined) class scores, ``coarse_logits`` the backbone head's
+    (equal to ``logits`` for a plain network), ``distance`` the SFP's normalised distance maps
+    (``None`` for a plain network) and ``features`` optional decoder features for diversity
+    strategies.
+    """
+
+    logits: torch.Tensor
+    coarse_logits: torch.Tensor
+    distance: torch.Tensor | None = None
+    features: torch.Tensor | None = None
+
+
+@dataclass
+class Volume:
+    """One evaluation volume: slices at the working resolution and labels at the original one.
+
+    ``image`` is ``D x H x W`` float32 at the working resolution; ``label`` is ``D x H0 x W0``
+    integer labels at the original resolution, ``spacing`` the voxel spacing (z, y, x) in mm
+    when known.
+    """
+
+    name: str
+    image: np.ndarray
+    label: np.ndarray
+    spacing: tuple[float, float, float] | None = None
+
+
+@dataclass
+class SegmentationData:
+    """A dataset ready for active learning: a pool of 2D slices and 3D test volumes.
+
+    ``pool_images`` is ``N x 1 x H x W`` float32, ``pool_labels`` ``N x H x W`` uint8,
+    ``pool_groups`` the patient (volume) name of each pool slice, ``class_names`` the
+    foreground class names (label ``i`` is ``class_names[i - 1]``).
+    """
+
+    name: str
+    class_names: list[str]
+    pool_images: np.ndarray
+    pool_labels: np.ndarray
+    pool_groups: np.ndarray
+    test_volumes: list[Volume]
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def num_classes(self) -> int:
+        """Number of classes including background."""
+        return len(self.class_names) + 1
+
+    @property
+    def pool_size(self) -> int:
+        return int(self.pool_images.shape[0])
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        return int(self.pool_images.shape[-2]), int(self.pool_images.shape[-1])

@@ -1,0 +1,1 @@
+"""Baseline query strategies, registered through the ``alstrategies.strategies`` entry points."""

@@ -1,0 +1,70 @@
+"""Nox sessions: tests, lint, benchmarks, reports and perf.
+
+Every session installs the CPU build of torch first when ``ALSTRATEGIES_TORCH`` names one
+(default ``torch==2.13.0``, the wheel these build machines carry); set
+``ALSTRATEGIES_TORCH=""`` to let pip resolve the project's own range (``torch>=2.3``).
+Extra arguments after ``--`` go to the underlying command, e.g.
+``nox -s benchmark_synthetic -- --set train.epochs=2``.
+"""
+
+from __future__ import annotations
+
+import os
+
+import nox
+
+nox.options.sessions = ["lint", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+TORCH = os.environ.get("ALSTRATEGIES_TORCH", "torch==2.13.0")
+
+
+def install(session: nox.Session, extras: str = "dev") -> None:
+    if TORCH:
+        session.install(TORCH)
+    session.install("-e", f".[{extras}]")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """The test suite (what CI runs)."""
+    install(session)
+    session.run("pytest", "-q", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and format check."""
+    session.install("ruff")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+def _benchmark(session: nox.Session, config: str, out: str) -> None:
+    install(session)
+    session.run("alstrategies", "run", config, "--out", out, *session.posargs)
+
+
+@nox.session
+def benchmark_synthetic(session: nox.Session) -> None:
+    """Full protocol (every strategy, five seeds, all budgets) on the embedded phantom."""
+    _benchmark(session, "benchmarks/configs/synthetic.toml", "results/synthetic")
+
+
+@nox.session
+def report(session: nox.Session) -> None:
+    """Re-write tables and curves of run folders (default: results/*)."""
+    install(session)
+    folders = session.posargs or sorted(
+        str(p.parent) for p in __import__("pathlib").Path("results").glob("*/results.csv")
+    )
+    if not folders:
+        session.error("no run folder with results.csv given or found under results/")
+    session.run("alstrategies", "report", *folders)
+
+
+@nox.session
+def perf(session: nox.Session) -> None:
+    """Speed benchmarks (pytest-benchmark): ratios against plain-PyTorch references."""
+    install(session)
+    session.run("pytest", "benchmarks/perf", "--benchmark-only", "-s", *session.posargs)

@@ -1,0 +1,66 @@
+import pytest
+
+from alstrategies.config import ConfigError, differences, fingerprint, load_config, parse_value
+
+
+def test_defaults_validate():
+    config = load_config()
+    assert config["protocol"]["initial_fraction"] == 0.0667
+    assert config["train"]["batch_size"] == 16
+
+
+def test_set_overrides_with_types(tmp_path):
+    path = tmp_path / "c.toml"
+    path.write_text("[train]\nepochs = 5\n[data]\nimage_size = 32\n")
+    config = load_config(path, ["train.epochs=2", "train.lr=1", "protocol.seeds=[3, 4]"])
+    assert config["train"]["epochs"] == 2
+    assert config["train"]["lr"] == 1.0 and isinstance(config["train"]["lr"], float)
+    assert config["protocol"]["seeds"] == [3, 4]
+    assert config["data"]["image_size"] == 32
+
+
+def test_unknown_key_lists_valid_ones():
+    with pytest.raises(ConfigError) as error:
+        load_config(None, ["train.epoch=2"])
+    message = str(error.value)
+    assert "train.epoch" in message and "train.epochs" in message and "train.batch_size" in message
+
+
+def test_unknown_section_and_bad_type():
+    with pytest.raises(ConfigError, match="unknown config section"):
+        load_config(None, ["trian.epochs=2"])
+    with pytest.raises(ConfigError, match="train.epochs must be of type int"):
+        load_config(None, ["train.epochs=many"])
+    with pytest.raises(ConfigError, match="true or false"):
+        load_config(None, ["train.augment=1"])
+
+
+def test_dataset_keys_come_from_the_loader_signature():
+    assert load_config(None, ["data.train_patients=5"])["data"]["train_patients"] == 5
+    with pytest.raises(ConfigError, match="data.train_patients"):
+        load_config(None, ["data.no_such_option=5"])
+
+
+def test_strategy_names_and_options_are_checked():
+    with pytest.raises(KeyError, match="registered"):
+        load_config(None, ["strategies.names=['nope']"])
+    with pytest.raises(ConfigError, match="unknown option"):
+        load_config(None, ["strategies.random.bogus=1"])
+
+
+def test_missing_and_invalid_files(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[train\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_config(bad)
+
+
+def test_parse_value_and_fingerprint_differences():
+    assert parse_value("3") == 3 and parse_value("0.5") == 0.5 and parse_value("unet") == "unet"
+    a = load_config(None, ["protocol.seeds=[0]"])
+    b = load_config(None, ["protocol.seeds=[1]", "strategies.names=['random']"])
+    assert fingerprint(a) == fingerprint(b)  # seeds and strategy names only select work
+    c = load_config(None, ["train.epochs=3"])
+    assert differences(fingerprint(a), fingerprint(c)) == ["train.epochs: 60 -> 3"]

@@ -1,0 +1,110 @@
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from alstrategies.cli import main
+from alstrategies.loop import Experiment, RunFolderMismatch
+from alstrategies.protocol import budget_schedule, initial_labeled_set
+from alstrategies.records import RunLayout, read_record
+
+TIMING = ["train_seconds", "query_seconds", "eval_seconds"]
+
+
+def _run(config, out, strategies=("random",), seeds=None):
+    return Experiment(config, out, strategies=list(strategies), seeds=seeds, progress=False).run()
+
+
+def test_records_and_results_follow_the_protocol(tiny_config, tmp_path):
+    config = tiny_config()
+    results = _run(config, tmp_path, seeds=[0, 1])
+    budgets = budget_schedule(30, 0.2, 0.1, 0.4)
+    assert [b.count for b in budgets] == [6, 9, 12]
+    assert len(results) == 2 * (len(budgets) + 1)  # rounds + the 100 % row, per seed
+    layout = RunLayout(tmp_path)
+    for seed in (0, 1):
+        chain = results[results.seed == seed].sort_values("round")
+        assert chain["n_labeled"].tolist() == [6, 9, 12, 30]
+        assert chain["budget"].tolist() == [0.2, 0.3, 0.4, 1.0]
+        labeled = None
+        for budget in budgets:
+            record = read_record(layout.strategy_round("random", seed, budget.round))
+            current = np.asarray(record["labeled"])
+            assert len(current) == budget.count == len(np.unique(current))
+            if labeled is None:
+                assert np.array_equal(current, initial_labeled_set(30, 6, seed))
+            else:
+                assert set(labeled) < set(current)
+            queried = np.asarray(record["queried"])
+            assert not set(queried) & set(current)
+            labeled = current
+    row = results.iloc[0]
+    assert 0 <= row["dice"] <= 1 and {"dice_RV", "dice_MYO", "dice_LV", "hd95"} <= set(results.columns)
+    assert pd.read_csv(layout.results).shape == results.shape
+
+
+def test_round0_and_full_models_are_shared_across_strategies(tiny_config, tmp_path):
+    results = _run(tiny_config(), tmp_path, strategies=["random", "max_entropy"])
+    round0 = results[results["round"] == 0].set_index("strategy")
+    assert round0.loc["random", "dice"] == round0.loc["max_entropy", "dice"]
+    full = results[results["budget"] == 1.0].set_index("strategy")
+    assert full.loc["random", "dice"] == full.loc["max_entropy", "dice"]
+    assert len(list((tmp_path / "checkpoints").glob("seed_0_round0.pt"))) == 1
+
+
+def test_same_config_same_numbers(tiny_config, tmp_path):
+    a = _run(tiny_config(), tmp_path / "a").drop(columns=TIMING)
+    b = _run(tiny_config(), tmp_path / "b").drop(columns=TIMING)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_rerun_resumes_without_recomputing(tiny_config, tmp_path):
+    first = _run(tiny_config(), tmp_path)
+    layout = RunLayout(tmp_path)
+    last = layout.strategy_round("random", 0, 2)
+    stamp = last.stat().st_mtime_ns
+    last.unlink()  # as if killed before the final round was recorded
+    again = _run(tiny_config(), tmp_path)
+    assert last.is_file() and last.stat().st_mtime_ns != stamp
+    other = layout.strategy_round("random", 0, 1)
+    before = other.stat().st_mtime_ns
+    third = _run(tiny_config(), tmp_path)
+    assert other.stat().st_mtime_ns == before  # nothing recomputed
+    pd.testing.assert_frame_equal(first.drop(columns=TIMING), again.drop(columns=TIMING))
+    pd.testing.assert_frame_equal(again, third)  # timings included: read back, not re-run
+
+
+def test_a_folder_started_with_another_config_is_refused(tiny_config, tmp_path):
+    _run(tiny_config(), tmp_path)
+    with pytest.raises(RunFolderMismatch, match=r"train.iterations: 3 -> 4"):
+        _run(tiny_config("train.iterations=4"), tmp_path)
+    _run(tiny_config("protocol.seeds=[1]"), tmp_path)  # seeds only select work: allowed
+    assert json.loads((tmp_path / "config.json").read_text())["train"]["iterations"] == 3
+
+
+def test_cli_run_writes_results_table_and_curves(tmp_path, capsys):
+    from tests.conftest import TINY
+
+    args = [
+        "run",
+        "benchmarks/configs/synthetic.toml",
+        "--out",
+        str(tmp_path),
+        "--strategies",
+        "random",
+        "--quiet",
+    ]
+    for assignment in TINY + ["model.heads=plain"]:
+        args += ["--set", assignment]
+    assert main(args) == 0
+    for name in ["results.csv", "dice_table.md", "learning_curves.png", "run.log", "config.json"]:
+        assert (tmp_path / name).is_file(), name
+    table = (tmp_path / "dice_table.md").read_text()
+    assert "| random |" in table and "20.00%" in table and "100%" in table
+
+
+def test_cli_reports_bad_keys_clearly(capsys):
+    assert main(["run", "benchmarks/configs/synthetic.toml", "--set", "train.epoch=1"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown config key" in err and "train.epochs" in err

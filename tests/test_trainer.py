@@ -1,0 +1,111 @@
+import numpy as np
+import pytest
+import torch
+
+from alstrategies.data.synthetic import load_synthetic
+from alstrategies.models import build_criterion, build_model
+from alstrategies.training.augment import _dihedral, augment_batch
+from alstrategies.training.trainer import TrainConfig, Trainer, batch_order
+
+CPU = torch.device("cpu")
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    data = load_synthetic(image_size=32, train_patients=4, test_patients=1, slices_per_patient=4)
+    images = torch.from_numpy(data.pool_images)
+    labels = torch.from_numpy(data.pool_labels.astype(np.int64))
+    return images, labels
+
+
+def _fit(phantom, seed=0, **overrides):
+    images, labels = phantom
+    model = build_model({"width": 4}, 4, seed=seed)
+    config = TrainConfig(**{"iterations": 6, "batch_size": 4, **overrides})
+    stats = Trainer(config, CPU).fit(model, images, {"labels": labels}, build_criterion({}, {}), seed=seed)
+    return model, stats
+
+
+def test_training_is_deterministic_on_cpu(phantom):
+    a, stats_a = _fit(phantom)
+    b, stats_b = _fit(phantom)
+    for (name, pa), pb in zip(a.state_dict().items(), b.state_dict().values()):
+        assert torch.equal(pa, pb), name
+    assert stats_a.loss_history == stats_b.loss_history
+    c, _ = _fit(phantom, seed=1)
+    assert not torch.equal(next(iter(a.parameters())), next(iter(c.parameters())))
+
+
+def test_loss_falls_on_the_phantom(phantom):
+    _, stats = _fit(phantom, iterations=60, augment=False)
+    first, last = stats.loss_history[0], stats.loss_history[-1]
+    assert last < 0.8 * first
+
+
+def test_iterations_from_epochs_and_minimum():
+    config = TrainConfig(epochs=3, batch_size=16)
+    assert config.num_iterations(40) == 9  # ceil(40 / 16) = 3 per epoch
+    assert TrainConfig(epochs=1, batch_size=16, min_iterations=20).num_iterations(40) == 20
+    assert TrainConfig(iterations=7).num_iterations(40) == 7
+
+
+def test_batch_order_walks_epochs_without_repeats():
+    order = batch_order(10, 4, 5, torch.Generator().manual_seed(0))
+    assert order.shape == (5, 4)
+    flat = order.flatten().tolist()
+    assert sorted(flat[:10]) == list(range(10))  # the first epoch sees every image once
+    assert sorted(flat[10:20]) == list(range(10))
+
+
+class _TwoGroupNet(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.a = torch.nn.Conv2d(1, 4, 1)
+        self.b = torch.nn.Conv2d(1, 4, 1)
+
+    def parameter_groups(self, lr, sfp_lr):
+        return [{"params": self.a.parameters(), "lr": lr}, {"params": self.b.parameters(), "lr": sfp_lr}]
+
+
+def test_step_decay_applies_to_every_parameter_group():
+    trainer = Trainer(TrainConfig(lr=0.01, sfp_lr=1e-4, lr_step=2, lr_decay=0.9), CPU)
+    optimizer = trainer.make_optimizer(_TwoGroupNet())
+    assert [g["lr"] for g in optimizer.param_groups] == [0.01, 1e-4]
+    assert optimizer.defaults["momentum"] == 0.9 and optimizer.defaults["weight_decay"] == 1e-4
+
+
+def test_learning_rate_after_training_follows_the_schedule(phantom):
+    images, labels = phantom
+    model = build_model({"width": 4}, 4, seed=0)
+    trainer = Trainer(TrainConfig(iterations=5, batch_size=4, lr_step=2, lr_decay=0.5), CPU)
+    seen = []
+    original = trainer.make_optimizer
+
+    def spy(m):
+        optimizer = original(m)
+        seen.append(optimizer)
+        return optimizer
+
+    trainer.make_optimizer = spy
+    trainer.fit(model, images, {"labels": labels}, build_criterion({}, {}), seed=0)
+    assert seen[0].param_groups[0]["lr"] == pytest.approx(0.01 * 0.5**2)  # step 4 // 2 = 2 decays
+
+
+def test_augmentation_moves_image_and_targets_together():
+    generator = torch.Generator().manual_seed(0)
+    images = torch.rand(16, 1, 8, 8)
+    labels = torch.randint(0, 4, (16, 8, 8))
+    out_images, out = augment_batch(images, {"labels": labels, "copy": images[:, 0]}, generator)
+    for i in range(16):
+        codes = [c for c in range(8) if torch.equal(_dihedral(labels[i], c), out["labels"][i])]
+        assert any(torch.equal(_dihedral(images[i, 0], c), out["copy"][i]) for c in codes)
+    assert out_images.shape == images.shape
+    assert not torch.equal(out_images, images)
+
+
+def test_non_square_batches_only_flip():
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 4, (8, 6, 10))
+    _, out = augment_batch(torch.rand(8, 1, 6, 10), {"labels": labels}, generator)
+    for i in range(8):
+        assert torch.equal(out["labels"][i], labels[i]) or torch.equal(out["labels"][i], labels[i].flip(-1))
