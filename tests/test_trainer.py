@@ -1,10 +1,12 @@
+import itertools
+
 import numpy as np
 import pytest
 import torch
 
 from alstrategies.data.synthetic import load_synthetic
 from alstrategies.models import build_criterion, build_model
-from alstrategies.training.augment import _dihedral, augment_batch
+from alstrategies.training.augment import augment_batch, symmetry
 from alstrategies.training.trainer import TrainConfig, Trainer, batch_order
 
 CPU = torch.device("cpu")
@@ -96,16 +98,23 @@ def test_augmentation_moves_image_and_targets_together():
     images = torch.rand(16, 1, 8, 8)
     labels = torch.randint(0, 4, (16, 8, 8))
     out_images, out = augment_batch(images, {"labels": labels, "copy": images[:, 0]}, generator)
+    symmetries = list(itertools.product([False, True], repeat=3))
+    seen = set()
     for i in range(16):
-        codes = [c for c in range(8) if torch.equal(_dihedral(labels[i], c), out["labels"][i])]
-        assert any(torch.equal(_dihedral(images[i, 0], c), out["copy"][i]) for c in codes)
+        codes = [c for c in symmetries if torch.equal(symmetry(labels[i], *c), out["labels"][i])]
+        matching = [c for c in codes if torch.equal(symmetry(images[i, 0], *c), out["copy"][i])]
+        assert matching, i
+        seen.add(matching[0])
+    assert len(seen) > 3  # transforms vary within the batch
     assert out_images.shape == images.shape
     assert not torch.equal(out_images, images)
 
 
-def test_non_square_batches_only_flip():
+def test_non_square_batches_are_only_flipped():
     generator = torch.Generator().manual_seed(0)
     labels = torch.randint(0, 4, (8, 6, 10))
     _, out = augment_batch(torch.rand(8, 1, 6, 10), {"labels": labels}, generator)
+    assert out["labels"].shape == labels.shape
+    flips = list(itertools.product([False, True], repeat=2))
     for i in range(8):
-        assert torch.equal(out["labels"][i], labels[i]) or torch.equal(out["labels"][i], labels[i].flip(-1))
+        assert any(torch.equal(symmetry(labels[i], False, *f), out["labels"][i]) for f in flips)

@@ -1,17 +1,29 @@
-"""Batched on-device augmentation: random flips/rot90 (shared by image and targets) and
-intensity jitter (image only). Geometric transforms are exact symmetries of the pixel grid, so
-label masks and distance maps stay exact."""
+"""Batched on-device augmentation: random flips and transposes (shared by image and targets)
+and intensity jitter (image only).
+
+The geometric transforms are the 8 symmetries of the square pixel grid (only the flips on a
+non-square grid), so label masks and distance maps stay exact. Every transform is a whole-batch
+``torch.where`` between the tensor and its flipped copy: no per-sample Python loop.
+"""
 
 from __future__ import annotations
 
 import torch
 
 
-def _dihedral(x: torch.Tensor, code: int) -> torch.Tensor:
-    """Apply one of the 8 flip/rotation symmetries (``code`` in 0..7) to the last two axes."""
-    if code & 4:
+def _select(mask: torch.Tensor, transformed: torch.Tensor, original: torch.Tensor) -> torch.Tensor:
+    return torch.where(mask.view(-1, *([1] * (original.ndim - 1))), transformed, original)
+
+
+def symmetry(x: torch.Tensor, transpose: bool, flip_rows: bool, flip_cols: bool) -> torch.Tensor:
+    """One grid symmetry of the last two axes (transpose first, then the flips)."""
+    if transpose:
+        x = x.transpose(-1, -2)
+    if flip_rows:
+        x = x.flip(-2)
+    if flip_cols:
         x = x.flip(-1)
-    return torch.rot90(x, k=code & 3, dims=(-2, -1))
+    return x
 
 
 def augment_batch(
@@ -22,29 +34,20 @@ def augment_batch(
     """Randomly transform a batch; ``targets`` are ``B x ...`` tensors transformed alike."""
     batch, device = images.shape[0], images.device
     square = images.shape[-1] == images.shape[-2]
-    codes = torch.randint(0, 8 if square else 1, (batch,), generator=generator, device=device)
-    if not square:  # only flips keep a non-square grid
-        codes = torch.randint(0, 2, (batch,), generator=generator, device=device) * 4
-    out_images = images.clone()
-    out_targets = {key: value.clone() for key, value in targets.items()}
-    for code in codes.unique().tolist():
-        if code == 0:
-            continue
-        rows = (codes == code).nonzero().squeeze(1)
-        out_images[rows] = _dihedral(images[rows], code)
-        for key, value in targets.items():
-            out_targets[key][rows] = _dihedral(value[rows], code)
+    coins = torch.rand((3, batch), generator=generator, device=device) < 0.5
+    tensors = [images, *targets.values()]
+    if square:
+        tensors = [_select(coins[0], t.transpose(-1, -2), t) for t in tensors]
+    tensors = [_select(coins[1], t.flip(-2), t) for t in tensors]
+    tensors = [_select(coins[2], t.flip(-1), t) for t in tensors]
+    out_images, out_targets = tensors[0], dict(zip(targets, tensors[1:]))
     # intensity: gamma in [0.7, 1.5], contrast/brightness jitter, gaussian noise
     shape = (batch,) + (1,) * (images.ndim - 1)
     uniform = torch.rand((3, *shape), generator=generator, device=device)
-    gamma = 0.7 + 0.8 * uniform[0]
-    scale = 0.9 + 0.2 * uniform[1]
-    shift = 0.1 * (uniform[2] - 0.5)
     low = out_images.amin(dim=(-2, -1), keepdim=True)
-    high = out_images.amax(dim=(-2, -1), keepdim=True)
-    normalised = ((out_images - low) / (high - low).clamp_min(1e-6)).clamp(0, 1)
-    out_images = normalised.pow(gamma) * (high - low) + low
-    out_images = out_images * scale + shift
+    span = (out_images.amax(dim=(-2, -1), keepdim=True) - low).clamp_min(1e-6)
+    normalised = ((out_images - low) / span).clamp(0, 1)
+    out_images = normalised.pow(0.7 + 0.8 * uniform[0]) * span + low
+    out_images = out_images * (0.9 + 0.2 * uniform[1]) + 0.1 * (uniform[2] - 0.5)
     noise = torch.randn(out_images.shape, generator=generator, device=device)
-    out_images = out_images + 0.02 * noise
-    return out_images, out_targets
+    return out_images + 0.02 * noise, out_targets
