@@ -20,13 +20,15 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "model": {
         "backbone": "unet",
         "width": 16,
-        "heads": "plain",
+        "heads": "sbc",
         "asr": "attention",
+        "distance_prior": 0.05,
         "dropout": True,
     },
     "loss": {"alpha": 1.0, "beta": 1.0, "gamma": 1.0},
     "train": {
         "epochs": 60,
+        "full_epochs": 0,
         "iterations": 0,
         "min_iterations": 0,
         "batch_size": 16,
@@ -130,6 +132,7 @@ def _check_type(key: str, value: Any, default: Any) -> Any:
 
 def validate(config: dict) -> dict:
     """Check every key against the schema; return the config with types normalised."""
+    from alstrategies import data, models  # noqa: F401  (registers the built-in entries)
     from alstrategies.registry import DATASETS, STRATEGIES
 
     unknown_sections = set(config) - set(DEFAULTS)
@@ -200,9 +203,15 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -
 
 
 def strategy_options(config: dict, name: str) -> dict[str, Any]:
-    """The keyword options configured for strategy ``name`` (``[strategies.<name>]``)."""
+    """The keyword options of strategy ``name``: its ``[strategies.<name>]`` table, plus
+    ``query.reduction`` for strategies that take a ``reduction`` and do not set their own."""
+    from alstrategies.registry import STRATEGIES
+
     options = config["strategies"].get(name, {})
-    return dict(options) if isinstance(options, dict) else {}
+    options = dict(options) if isinstance(options, dict) else {}
+    if "reduction" in _kwargs_of(STRATEGIES.get(name)):
+        options.setdefault("reduction", config["query"]["reduction"])
+    return options
 
 
 def dataset_options(config: dict) -> dict[str, Any]:

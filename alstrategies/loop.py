@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from alstrategies.config import differences, fingerprint, strategy_options
+from alstrategies.config import ConfigError, differences, fingerprint, strategy_options
 from alstrategies.data import load_dataset
 from alstrategies.device import configure_threads, resolve_device
 from alstrategies.evaluation import evaluate
@@ -105,6 +105,13 @@ class Experiment:
         self.train_config = TrainConfig.from_dict(config["train"])
         configure_threads(self.train_config.threads)
         self.device = resolve_device(self.train_config.device)
+        for name in self.strategy_names:
+            needs = getattr(STRATEGIES.get(name), "required_heads", None)
+            if needs and needs != config["model"]["heads"]:
+                raise ConfigError(
+                    f"strategy {name!r} needs model.heads = {needs!r}, but the config has "
+                    f"{config['model']['heads']!r}; set --set model.heads={needs} or drop {name}"
+                )
         self.strategies: dict[str, QueryStrategy] = {
             name: STRATEGIES.get(name)(**strategy_options(config, name)) for name in self.strategy_names
         }
@@ -158,12 +165,19 @@ class Experiment:
             model.load_state_dict(init)
         images = self.pool_images[torch.as_tensor(labeled, device=self.device)]
         targets = self.targets.targets(labeled, self.criterion.needs_distance)
-        iterations = self.train_config.num_iterations(len(labeled))
+        full = label == "full"
+        iterations = self.train_config.num_iterations(len(labeled), full)
         bar = tqdm(
             total=iterations, desc=f"  train {label}", leave=False, disable=not self.progress, unit="it"
         )
         stats = self.trainer.fit(
-            model, images, targets, self.criterion, derive_seed(seed, label.split()[-1]), progress=bar
+            model,
+            images,
+            targets,
+            self.criterion,
+            derive_seed(seed, label.split()[-1]),
+            progress=bar,
+            full=full,
         )
         bar.close()
         start = time.perf_counter()
@@ -219,7 +233,7 @@ class Experiment:
         if read_record(path) is not None:
             return
         everything = np.arange(self.data.pool_size)
-        trained = self._train_and_evaluate(seed, everything, "full")
+        trained = self._train_and_evaluate(seed, everything, "full", init=self._warm_start_state("", seed, 0))
         trained.record.update(round=len(self.budgets), budget=1.0)
         write_record(path, trained.record)
 
@@ -280,19 +294,11 @@ class Experiment:
             if r == 0:
                 trained = round0
             else:
-                init = None
-                if self.train_config.warm_start:
-                    ckpt = self.layout.checkpoint(name, "seed", seed, "latest")
-                    init = (
-                        torch.load(ckpt, map_location=self.device, weights_only=True)
-                        if ckpt.is_file()
-                        else None
-                    )
+                init = self._warm_start_state(name, seed, r - 1)
                 trained = self._train_and_evaluate(seed, labeled, f"{name} round{r}", init=init)
-                if self.train_config.warm_start:
-                    _atomic_torch_save(
-                        trained.model.state_dict(), self.layout.checkpoint(name, "seed", seed, "latest")
-                    )
+                if self.train_config.warm_start and r < last:
+                    checkpoint = self.layout.checkpoint(name, "seed", seed, f"round{r}")
+                    _atomic_torch_save(trained.model.state_dict(), checkpoint)
             record = {
                 **trained.record,
                 "strategy": name,
@@ -310,8 +316,26 @@ class Experiment:
             write_record(path, record)
             write_results(self.layout, self.data.class_names, self.config["protocol"]["include_full"])
             labeled = np.union1d(labeled, record["queried"])
+            if self.train_config.warm_start and r > 1:
+                self.layout.checkpoint(name, "seed", seed, f"round{r - 1}").unlink(missing_ok=True)
             if r > 0:
                 self._advance(f"{name} seed {seed} round {r}")
+
+    def _warm_start_state(self, name: str, seed: int, previous_round: int) -> dict | None:
+        """With ``train.warm_start``, the weights of the chain's previous round (round 0 is
+        the shared model); None (fresh seeded initialisation) otherwise."""
+        if not self.train_config.warm_start:
+            return None
+        path = (
+            self.layout.checkpoint("seed", seed, "round0")
+            if previous_round == 0
+            else self.layout.checkpoint(name, "seed", seed, f"round{previous_round}")
+        )
+        if not path.is_file():
+            raise RuntimeError(
+                f"warm start needs {path}, which is missing; delete the chain's records to redo it"
+            )
+        return torch.load(path, map_location=self.device, weights_only=True)
 
     def total_trainings(self) -> int:
         per_seed = (

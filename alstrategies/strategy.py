@@ -167,7 +167,7 @@ class ScoreStrategy(QueryStrategy):
     def score_pool(self, context: QueryContext) -> tuple[np.ndarray, dict[str, np.ndarray]]:
         """Scores (and details) of every unlabeled image, in ``context.unlabeled`` order."""
         model = context.model
-        was_training = model.training
+        modes = {module: module.training for module in model.modules()}
         model.eval()
         scores: list[torch.Tensor] = []
         details: dict[str, list[torch.Tensor]] = {}
@@ -182,7 +182,8 @@ class ScoreStrategy(QueryStrategy):
                         result = result["score"]
                     scores.append(reduce_pixels(result.float(), self.reduction).cpu())
         finally:
-            model.train(was_training)
+            for module, mode in modes.items():
+                module.training = mode
         return (
             torch.cat(scores).numpy().astype(np.float64),
             {key: torch.cat(values).numpy() for key, values in details.items()},

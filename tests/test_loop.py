@@ -108,3 +108,35 @@ def test_cli_reports_bad_keys_clearly(capsys):
     assert main(["run", "benchmarks/configs/synthetic.toml", "--set", "train.epoch=1"]) == 2
     err = capsys.readouterr().err
     assert "unknown config key" in err and "train.epochs" in err
+
+
+def test_sbc_al_on_a_plain_network_is_refused_before_training(tiny_config, tmp_path):
+    from alstrategies.config import ConfigError
+
+    with pytest.raises(ConfigError, match="model.heads"):
+        Experiment(tiny_config(), tmp_path, strategies=["sbc_al"], progress=False)
+    assert not (tmp_path / "results.csv").exists()
+
+
+def test_sbc_al_chain_records_its_consistency_scores(tiny_config, tmp_path):
+    results = _run(tiny_config("model.heads=sbc"), tmp_path, strategies=["sbc_al"])
+    assert results["n_labeled"].tolist() == [6, 9, 12, 30]
+    record = read_record(RunLayout(tmp_path).strategy_round("sbc_al", 0, 0))
+    scores = record["scores"]
+    assert len(scores["candidates"]) == 30 - 6
+    assert {"score", "scs", "bcs"} <= set(scores)
+    top = np.argsort(-np.asarray(scores["score"]), kind="stable")[:3]
+    assert sorted(np.asarray(scores["candidates"])[top].tolist()) == sorted(record["queried"])
+
+
+def test_warm_start_chains_continue_from_the_previous_round(tiny_config, tmp_path):
+    results = _run(tiny_config("train.warm_start=true"), tmp_path)
+    assert results["n_labeled"].tolist() == [6, 9, 12, 30]
+    left = sorted(p.name for p in (tmp_path / "checkpoints").glob("*.pt"))
+    assert left == ["seed_0_round0.pt"]  # per-round chain checkpoints are removed once used
+
+    # the full model starts from round 0: it differs from a cold-started one of the same seed
+    _run(tiny_config(), tmp_path / "cold")
+    full_warm = read_record(RunLayout(tmp_path).shared(0, "full"))["loss_history"]
+    full_cold = read_record(RunLayout(tmp_path / "cold").shared(0, "full"))["loss_history"]
+    assert full_warm[0] < full_cold[0]  # a trained start has a lower first loss

@@ -70,9 +70,7 @@ def ref_hausdorff(a, b, percentile=100, spacing=None) -> float:
     return float(np.percentile(pooled, percentile))
 
 
-def random_blobby_mask(
-    rng: np.random.Generator, shape: tuple[int, ...], p: float
-) -> np.ndarray:
+def random_blobby_mask(rng: np.random.Generator, shape: tuple[int, ...], p: float) -> np.ndarray:
     """Random mask with some solid regions (so that it has a real interior)."""
     mask = rng.random(shape) < p
     box = tuple(slice(s // 4, s // 4 + max(1, s // 3)) for s in shape)
@@ -204,9 +202,7 @@ def test_two_single_voxels_3d_diagonal():
     a[0, 0, 0] = 1
     b[1, 2, 2] = 1
     assert hausdorff_distance(a, b) == pytest.approx(3.0)
-    assert hausdorff_distance(a, b, spacing=(2.0, 1.0, 1.0)) == pytest.approx(
-        math.sqrt(12)
-    )
+    assert hausdorff_distance(a, b, spacing=(2.0, 1.0, 1.0)) == pytest.approx(math.sqrt(12))
 
 
 def test_square_vs_shifted_square():
@@ -337,9 +333,7 @@ def test_volume_metrics_three_classes():
     assert out["hd95"].shape == (2,)
     assert out["dice"][0] == pytest.approx(2 * 8 / 20)
     assert out["dice"][1] == 0.0
-    assert out["hd95"][0] == pytest.approx(
-        ref_hausdorff(pred == 1, target == 1, percentile=95)
-    )
+    assert out["hd95"][0] == pytest.approx(ref_hausdorff(pred == 1, target == 1, percentile=95))
     assert math.isnan(out["hd95"][1])
 
     # with spacing, and a class missing from both -> dice NaN as well

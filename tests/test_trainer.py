@@ -118,3 +118,10 @@ def test_non_square_batches_are_only_flipped():
     flips = list(itertools.product([False, True], repeat=2))
     for i in range(8):
         assert any(torch.equal(symmetry(labels[i], False, *f), out["labels"][i]) for f in flips)
+
+
+def test_full_epochs_only_changes_the_full_model():
+    config = TrainConfig(epochs=2, full_epochs=5, batch_size=10, min_iterations=0)
+    assert config.num_iterations(100) == 20
+    assert config.num_iterations(100, full=True) == 50
+    assert TrainConfig(epochs=2, batch_size=10).num_iterations(100, full=True) == 20

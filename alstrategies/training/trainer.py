@@ -20,6 +20,7 @@ class TrainConfig:
     """Training hyper-parameters; the keys of the ``[train]`` config section."""
 
     epochs: int = 60
+    full_epochs: int = 0
     iterations: int = 0
     min_iterations: int = 0
     batch_size: int = 16
@@ -42,12 +43,13 @@ class TrainConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in names})
 
-    def num_iterations(self, num_images: int) -> int:
-        """``iterations`` when set, else ``epochs`` passes over the data, at least ``min_iterations``."""
+    def num_iterations(self, num_images: int, full: bool = False) -> int:
+        """``iterations`` when set, else ``epochs`` passes over the data (``full_epochs`` for the
+        100 % model when set), at least ``min_iterations``."""
         if self.iterations > 0:
             return self.iterations
-        per_epoch = math.ceil(num_images / self.batch_size)
-        return max(self.epochs * per_epoch, self.min_iterations)
+        epochs = self.full_epochs if full and self.full_epochs > 0 else self.epochs
+        return max(epochs * math.ceil(num_images / self.batch_size), self.min_iterations)
 
 
 @dataclass
@@ -108,10 +110,12 @@ class Trainer:
         criterion: Criterion,
         seed: int,
         progress: object | None = None,
+        full: bool = False,
     ) -> TrainStats:
         """Train ``model`` in place on ``images`` (N x C x H x W) and ``targets`` (N x ...).
 
-        ``progress`` is an optional tqdm-like bar updated with iterations.
+        ``progress`` is an optional tqdm-like bar updated with iterations; ``full`` marks the
+        100 % model (``full_epochs``).
         """
         config = self.config
         num_images = int(images.shape[0])
@@ -120,7 +124,7 @@ class Trainer:
         torch.manual_seed(seed)  # dropout masks
         generator = torch.Generator(device=self.device).manual_seed(seed)
         cpu_generator = torch.Generator().manual_seed(seed)
-        iterations = config.num_iterations(num_images)
+        iterations = config.num_iterations(num_images, full)
         order = batch_order(num_images, config.batch_size, iterations, cpu_generator).to(self.device)
         images = images.to(self.device)
         targets = {key: value.to(self.device) for key, value in targets.items()}
