@@ -27,7 +27,7 @@ benchmark: setup
 	$(BIN)/alstrategies run benchmarks/configs/synthetic.toml --out results/synthetic
 
 smoke: setup
-	$(BIN)/alstrategies run benchmarks/configs/synthetic.toml --set protocol.seeds=[0] --set train.epochs=1 --set train.min_iterations=20 --out runs/smoke
+	$(BIN)/alstrategies run benchmarks/configs/synthetic.toml --set protocol.seeds=[0] --set train.epochs=1 --out runs/smoke
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

@@ -52,6 +52,13 @@ def benchmark_synthetic(session: nox.Session) -> None:
 
 
 @nox.session
+def benchmark_acdc(session: nox.Session) -> None:
+    """The paper protocol on ACDC (GPU work): pass the data with ALSTRATEGIES_ACDC_ROOT or
+    ``-- --data PATH``; ``-- --set ...`` shortens it for a CPU check."""
+    _benchmark(session, "benchmarks/configs/acdc.toml", "results/acdc")
+
+
+@nox.session
 def report(session: nox.Session) -> None:
     """Re-write tables and curves of run folders (default: results/*)."""
     install(session)

@@ -22,6 +22,8 @@ def _command_run(args: argparse.Namespace) -> int:
     from alstrategies.report import write_report
 
     overrides = list(args.set or [])
+    if args.data:
+        overrides.append(f"data.root={str(Path(args.data).expanduser().resolve())!r}")
     config = load_config(args.config, overrides)
     strategies = _split(args.strategies)
     if strategies:
@@ -38,6 +40,19 @@ def _command_run(args: argparse.Namespace) -> int:
     minutes = (time.perf_counter() - start) / 60
     print(f"finished in {minutes:.1f} min; results in {RunLayout(out).results}")
     print(f"report: {out / 'dice_table.md'}, {out / 'learning_curves.png'}")
+    return 0
+
+
+def _command_prepare(args: argparse.Namespace) -> int:
+    from alstrategies.data import load_dataset
+
+    overrides = list(args.set or [])
+    if args.data:
+        overrides.append(f"data.root={str(Path(args.data).expanduser().resolve())!r}")
+    config = load_config(args.config, overrides)
+    data = load_dataset(config["data"], rebuild=args.rebuild)
+    where = data.info.get("cache", "memory (this dataset is generated, not cached on disk)")
+    print(f"{data.name}: {data.pool_size} pool slices, {len(data.test_volumes)} test volumes; cache: {where}")
     return 0
 
 
@@ -78,6 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="run folder (default runs/<config name>); re-running resumes it")
     run.add_argument("--strategies", help="comma-separated strategy names (default: the config's, else all)")
     run.add_argument("--seeds", help="comma-separated seeds (default: protocol.seeds)")
+    run.add_argument("--data", metavar="PATH", help="dataset folder (sets data.root; e.g. your ACDC copy)")
     run.add_argument(
         "--set",
         action="append",
@@ -86,6 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(handler=_command_run)
+
+    prepare = commands.add_parser("prepare", help="decode and resample a dataset once into the on-disk cache")
+    prepare.add_argument("config", help="TOML config naming the dataset")
+    prepare.add_argument("--data", metavar="PATH", help="dataset folder (sets data.root)")
+    prepare.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
+    prepare.add_argument("--rebuild", action="store_true", help="re-decode even if a cache entry exists")
+    prepare.set_defaults(handler=_command_prepare)
 
     report = commands.add_parser("report", help="write tables and learning curves of finished runs")
     report.add_argument("run_dirs", nargs="+", help="run folders containing results.csv")

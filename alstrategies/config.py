@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 DEFAULTS: dict[str, dict[str, Any]] = {
-    "data": {"name": "synthetic", "image_size": 48, "root": ""},
+    "data": {"name": "synthetic", "image_size": 48, "root": "", "cache": True, "cache_dir": ""},
     "model": {
         "backbone": "unet",
         "width": 16,
@@ -28,9 +28,9 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     "loss": {"alpha": 1.0, "beta": 1.0, "gamma": 1.0},
     "train": {
         "epochs": 60,
-        "full_epochs": 0,
+        "full_epochs_factor": 1.0,
         "iterations": 0,
-        "min_iterations": 0,
+        "min_batches_per_epoch": 0,
         "batch_size": 16,
         "lr": 0.01,
         "sfp_lr": 1e-4,
@@ -58,7 +58,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 #: Keys that may differ between invocations on one run folder (they select, not define, work).
-SELECTION_KEYS = ("protocol.seeds", "strategies.names")
+SELECTION_KEYS = ("protocol.seeds", "strategies.names", "data.cache", "data.cache_dir")
 
 
 class ConfigError(ValueError):
@@ -226,6 +226,16 @@ def fingerprint(config: dict) -> dict:
         section, key = dotted.split(".")
         defining[section].pop(key, None)
     return json.loads(json.dumps(defining, sort_keys=True))
+
+
+def fill_defaults(recorded: dict) -> dict:
+    """A recorded fingerprint with keys added to the schema since then set to their defaults,
+    so that a run folder written by an older version still resumes."""
+    filled = copy.deepcopy(recorded)
+    for section, values in DEFAULTS.items():
+        for key, value in values.items():
+            filled.setdefault(section, {}).setdefault(key, copy.deepcopy(value))
+    return fingerprint(filled)
 
 
 def differences(old: dict, new: dict, prefix: str = "") -> list[str]:

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from alstrategies.config import ConfigError, differences, fingerprint, strategy_options
+from alstrategies.config import ConfigError, differences, fill_defaults, fingerprint, strategy_options
 from alstrategies.data import load_dataset
 from alstrategies.device import configure_threads, resolve_device
 from alstrategies.evaluation import evaluate
@@ -135,7 +135,7 @@ class Experiment:
         self.layout.root.mkdir(parents=True, exist_ok=True)
         current = fingerprint(self.config)
         if self.layout.config.is_file():
-            previous = json.loads(self.layout.config.read_text())
+            previous = fill_defaults(json.loads(self.layout.config.read_text()))
             diff = differences(previous, current)
             if diff:
                 raise RunFolderMismatch(

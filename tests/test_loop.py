@@ -140,3 +140,13 @@ def test_warm_start_chains_continue_from_the_previous_round(tiny_config, tmp_pat
     full_warm = read_record(RunLayout(tmp_path).shared(0, "full"))["loss_history"]
     full_cold = read_record(RunLayout(tmp_path / "cold").shared(0, "full"))["loss_history"]
     assert full_warm[0] < full_cold[0]  # a trained start has a lower first loss
+
+
+def test_a_folder_from_an_older_schema_still_resumes(tiny_config, tmp_path):
+    _run(tiny_config(), tmp_path)
+    recorded = json.loads((tmp_path / "config.json").read_text())
+    del recorded["train"]["full_epochs_factor"]  # as written before that key existed
+    (tmp_path / "config.json").write_text(json.dumps(recorded))
+    before = RunLayout(tmp_path).strategy_round("random", 0, 1).stat().st_mtime_ns
+    _run(tiny_config(), tmp_path)
+    assert RunLayout(tmp_path).strategy_round("random", 0, 1).stat().st_mtime_ns == before

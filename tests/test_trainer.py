@@ -47,7 +47,8 @@ def test_loss_falls_on_the_phantom(phantom):
 def test_iterations_from_epochs_and_minimum():
     config = TrainConfig(epochs=3, batch_size=16)
     assert config.num_iterations(40) == 9  # ceil(40 / 16) = 3 per epoch
-    assert TrainConfig(epochs=1, batch_size=16, min_iterations=20).num_iterations(40) == 20
+    assert TrainConfig(epochs=2, batch_size=16, min_batches_per_epoch=5).num_iterations(40) == 10
+    assert TrainConfig(epochs=2, batch_size=16, min_batches_per_epoch=2).num_iterations(40) == 6
     assert TrainConfig(iterations=7).num_iterations(40) == 7
 
 
@@ -120,8 +121,8 @@ def test_non_square_batches_are_only_flipped():
         assert any(torch.equal(symmetry(labels[i], False, *f), out["labels"][i]) for f in flips)
 
 
-def test_full_epochs_only_changes_the_full_model():
-    config = TrainConfig(epochs=2, full_epochs=5, batch_size=10, min_iterations=0)
+def test_full_epochs_factor_only_changes_the_full_model():
+    config = TrainConfig(epochs=2, full_epochs_factor=2.5, batch_size=10)
     assert config.num_iterations(100) == 20
     assert config.num_iterations(100, full=True) == 50
     assert TrainConfig(epochs=2, batch_size=10).num_iterations(100, full=True) == 20

@@ -7,7 +7,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from alstrategies.models.blocks import ConvBlock
-from alstrategies.models.unet import BackboneFeatures, UNetEncoder
+from alstrategies.models.unet import UNet
 
 
 class AttentionGate(nn.Module):
@@ -42,27 +42,11 @@ class AttentionUpBlock(nn.Module):
         return self.conv(torch.cat([self.attention(skip, up), up], dim=1))
 
 
-class AttentionUNet(nn.Module):
+class AttentionUNet(UNet):
     """Attention U-Net backbone with the interface of :class:`~alstrategies.models.unet.UNet`.
 
     The U-Net encoder and decoder, with an attention gate on each of the four skip
     connections, gated by the upsampled deeper decoder features.
     """
 
-    def __init__(self, in_channels: int = 1, width: int = 16, dropout: bool = True) -> None:
-        super().__init__()
-        self.encoder = UNetEncoder(in_channels, width, dropout)
-        channels = self.encoder.channels
-        self.encoder_channels = channels
-        self.decoder_channels = channels[0]
-        self.up = nn.ModuleList(
-            AttentionUpBlock(channels[level + 1], channels[level], channels[level])
-            for level in reversed(range(len(channels) - 1))
-        )
-
-    def forward(self, x: torch.Tensor) -> BackboneFeatures:
-        features = self.encoder(x)
-        y = features[-1]
-        for block, skip in zip(self.up, reversed(features[:-1]), strict=True):
-            y = block(y, skip)
-        return BackboneFeatures(encoder=features, decoder=y)
+    up_block = AttentionUpBlock

@@ -44,8 +44,11 @@ class UNet(nn.Module):
     """U-Net backbone: ``forward`` returns :class:`BackboneFeatures`, not logits.
 
     ``decoder_channels`` (= width) is the channel count of the final decoder features that a
-    segmentation head (see :mod:`alstrategies.models.heads`) turns into logits.
+    segmentation head (see :mod:`alstrategies.models.segmentation`) turns into logits.
+    Subclasses change the decoder by setting ``up_block``.
     """
+
+    up_block: type[nn.Module] = UpBlock
 
     def __init__(self, in_channels: int = 1, width: int = 16, dropout: bool = True) -> None:
         super().__init__()
@@ -54,7 +57,7 @@ class UNet(nn.Module):
         self.encoder_channels = channels
         self.decoder_channels = channels[0]
         self.up = nn.ModuleList(
-            UpBlock(channels[level + 1], channels[level], channels[level])
+            self.up_block(channels[level + 1], channels[level], channels[level])
             for level in reversed(range(len(channels) - 1))
         )
 

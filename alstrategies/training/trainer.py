@@ -20,9 +20,9 @@ class TrainConfig:
     """Training hyper-parameters; the keys of the ``[train]`` config section."""
 
     epochs: int = 60
-    full_epochs: int = 0
+    full_epochs_factor: float = 1.0
     iterations: int = 0
-    min_iterations: int = 0
+    min_batches_per_epoch: int = 0
     batch_size: int = 16
     lr: float = 0.01
     sfp_lr: float = 1e-4
@@ -44,12 +44,13 @@ class TrainConfig:
         return cls(**{k: v for k, v in values.items() if k in names})
 
     def num_iterations(self, num_images: int, full: bool = False) -> int:
-        """``iterations`` when set, else ``epochs`` passes over the data (``full_epochs`` for the
-        100 % model when set), at least ``min_iterations``."""
+        """``iterations`` when set, else ``epochs`` (times ``full_epochs_factor``, rounded, for
+        the 100 % model) times the batches of an epoch: one pass over the data, at least
+        ``min_batches_per_epoch`` batches (nnU-Net-style fixed-length epochs for tiny sets)."""
         if self.iterations > 0:
             return self.iterations
-        epochs = self.full_epochs if full and self.full_epochs > 0 else self.epochs
-        return max(epochs * math.ceil(num_images / self.batch_size), self.min_iterations)
+        epochs = max(1, round(self.epochs * self.full_epochs_factor)) if full else self.epochs
+        return epochs * max(math.ceil(num_images / self.batch_size), self.min_batches_per_epoch)
 
 
 @dataclass
@@ -115,7 +116,7 @@ class Trainer:
         """Train ``model`` in place on ``images`` (N x C x H x W) and ``targets`` (N x ...).
 
         ``progress`` is an optional tqdm-like bar updated with iterations; ``full`` marks the
-        100 % model (``full_epochs``).
+        100 % model (``full_epochs_factor``).
         """
         config = self.config
         num_images = int(images.shape[0])

@@ -1,0 +1,215 @@
+"""ACDC (Bernard et al., IEEE TMI 2018) in the SSL4MIS h5 layout or the raw challenge layout.
+
+Pool = the 2D slices of the training patients; evaluation = the 3D volumes of the test (or
+validation) patients, slices zoomed to the working resolution (images bilinear, labels
+nearest) for the network and predictions zoomed back to the original size for the metrics.
+The patient split is SSL4MIS's (70 train / 10 val / 20 test patients of the 100 training
+patients), so numbers compare with that literature.
+
+Layouts (``layout = "auto"`` detects them):
+
+- ``h5`` (SSL4MIS): ``train_slices.list``, ``val.list``, ``test.list`` and ``data/`` with
+  ``patientXXX_frameYY_slice_Z.h5`` (keys ``image``, ``label``; H x W) for training slices and
+  ``patientXXX_frameYY.h5`` (D x H x W) for validation/test volumes; no voxel spacing.
+- ``raw`` (challenge): ``training/patientXXX/patientXXX_frameYY.nii.gz`` with
+  ``patientXXX_frameYY_gt.nii.gz`` and ``Info.cfg``; volumes are x, y, z in the file and are
+  read as z, x, y slices, min-max normalised per volume; spacing from the NIfTI header.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+from scipy import ndimage
+from tqdm.auto import tqdm
+
+from alstrategies.types import SegmentationData, Volume
+
+CLASS_NAMES = ["RV", "MYO", "LV"]
+ENVIRONMENT_VARIABLE = "ALSTRATEGIES_ACDC_ROOT"
+#: SSL4MIS's patient split of the 100 ACDC training patients (patient numbers).
+VAL_PATIENTS = (2, 19, 28, 30, 39, 45, 78, 82, 85, 87)
+TEST_PATIENTS = (1, 7, 8, 11, 13, 22, 24, 33, 52, 59, 64, 65, 66, 68, 75, 80, 81, 83, 84, 93)
+WHERE_TO_GET = (
+    "download ACDC from https://www.creatis.insa-lyon.fr/Challenge/acdc/ (raw layout: "
+    "training/patientXXX/*.nii.gz) or use the SSL4MIS preprocessed copy (train_slices.list, "
+    "val.list, test.list, data/*.h5), then pass its folder with --data PATH or "
+    f"{ENVIRONMENT_VARIABLE}"
+)
+
+
+class DatasetError(ValueError):
+    """A dataset that cannot be read, with the file and what was expected."""
+
+
+def resolve_root(root: str | os.PathLike | None) -> Path:
+    """``root``, else ``$ALSTRATEGIES_ACDC_ROOT``; an error saying where to get ACDC otherwise."""
+    chosen = str(root) if root else os.environ.get(ENVIRONMENT_VARIABLE, "")
+    if not chosen:
+        raise DatasetError(f"no ACDC folder given: {WHERE_TO_GET}")
+    path = Path(chosen).expanduser()
+    if not path.is_dir():
+        raise DatasetError(f"ACDC folder {path} does not exist: {WHERE_TO_GET}")
+    return path
+
+
+def detect_layout(root: Path) -> str:
+    if (root / "train_slices.list").is_file() and (root / "data").is_dir():
+        return "h5"
+    if (root / "training").is_dir():
+        return "raw"
+    if not any(root.iterdir()):
+        raise DatasetError(f"ACDC folder {root} is empty: {WHERE_TO_GET}")
+    raise DatasetError(
+        f"{root} matches neither ACDC layout: expected train_slices.list + data/*.h5 (SSL4MIS) "
+        "or training/patientXXX/patientXXX_frameYY.nii.gz (raw challenge)"
+    )
+
+
+def _check_arrays(image: np.ndarray, label: np.ndarray, source: Path, num_classes: int = 4) -> None:
+    if image.shape != label.shape:
+        raise DatasetError(f"{source}: image shape {image.shape} differs from label shape {label.shape}")
+    if not np.isfinite(image).all():
+        raise DatasetError(f"{source}: image contains NaN or infinite intensities")
+    bad = np.setdiff1d(np.unique(label), np.arange(num_classes))
+    if bad.size:
+        raise DatasetError(f"{source}: label values {bad.tolist()} outside the expected {{0, 1, 2, 3}}")
+
+
+def _read_h5(path: Path) -> tuple[np.ndarray, np.ndarray]:
+    import h5py
+
+    if not path.is_file():
+        raise DatasetError(f"{path} is listed in the split but missing")
+    try:
+        with h5py.File(path, "r") as handle:
+            image, label = np.asarray(handle["image"], np.float32), np.asarray(handle["label"], np.uint8)
+    except (OSError, KeyError) as error:
+        raise DatasetError(f"{path} is corrupt or lacks the keys 'image' and 'label' ({error})") from None
+    _check_arrays(image, label, path)
+    return image, label
+
+
+def _read_nifti(path: Path) -> tuple[np.ndarray, tuple[float, float, float]]:
+    import nibabel
+
+    if not path.is_file():
+        raise DatasetError(f"{path} is missing")
+    try:
+        volume = nibabel.load(str(path))
+        array = np.asarray(volume.dataobj)
+    except Exception as error:  # nibabel raises several types for truncated files
+        raise DatasetError(f"{path} is corrupt or truncated ({error})") from None
+    zooms = tuple(float(z) for z in volume.header.get_zooms()[:3])
+    # x, y, z -> z, x, y: slices along the last file axis
+    return np.moveaxis(array, -1, 0), (zooms[2], zooms[0], zooms[1])
+
+
+def _zoom_slices(stack: np.ndarray, size: int, order: int) -> np.ndarray:
+    """Zoom every slice of ``D x H x W`` to ``D x size x size``."""
+    depth, height, width = stack.shape
+    factors = (1.0, size / height, size / width)
+    zoomed = ndimage.zoom(stack, factors, order=order, grid_mode=False)
+    return zoomed.astype(stack.dtype, copy=False)
+
+
+def _normalise(image: np.ndarray) -> np.ndarray:
+    low, high = float(image.min()), float(image.max())
+    return ((image - low) / max(high - low, 1e-8)).astype(np.float32)
+
+
+def _patient_number(name: str) -> int:
+    match = re.match(r"patient(\d+)", name)
+    if not match:
+        raise DatasetError(f"unexpected ACDC case name {name!r} (expected patientXXX_frameYY...)")
+    return int(match.group(1))
+
+
+def _read_list(path: Path) -> list[str]:
+    if not path.is_file():
+        raise DatasetError(f"split list {path} is missing (SSL4MIS layout)")
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+Loaded = tuple[list[np.ndarray], list[np.ndarray], list[str], list[Volume]]
+
+
+def _load_h5(root: Path, image_size: int, evaluation: str) -> Loaded:
+    images, labels, groups = [], [], []
+    for name in tqdm(_read_list(root / "train_slices.list"), desc="ACDC training slices", unit="slice"):
+        image, label = _read_h5(root / "data" / f"{name}.h5")
+        images.append(_zoom_slices(image[None], image_size, 1)[0])
+        labels.append(_zoom_slices(label[None], image_size, 0)[0])
+        groups.append(name.split("_slice")[0])
+    volumes = []
+    for name in tqdm(
+        _read_list(root / f"{evaluation}.list"), desc=f"ACDC {evaluation} volumes", unit="volume"
+    ):
+        image, label = _read_h5(root / "data" / f"{name}.h5")
+        volumes.append(Volume(name, _zoom_slices(image, image_size, 1), label, None))
+    return images, labels, groups, volumes
+
+
+def _raw_cases(root: Path) -> list[tuple[str, Path, Path]]:
+    cases = []
+    for image in sorted((root / "training").glob("patient*/patient*_frame[0-9][0-9].nii.gz")):
+        label = image.with_name(image.name.replace(".nii.gz", "_gt.nii.gz"))
+        cases.append((image.name.removesuffix(".nii.gz"), image, label))
+    if not cases:
+        raise DatasetError(
+            f"{root / 'training'} holds no patientXXX/patientXXX_frameYY.nii.gz volumes: {WHERE_TO_GET}"
+        )
+    return cases
+
+
+def _load_raw(root: Path, image_size: int, evaluation: str) -> Loaded:
+    held_out = set(TEST_PATIENTS if evaluation == "test" else VAL_PATIENTS)
+    excluded = set(VAL_PATIENTS) | set(TEST_PATIENTS)
+    images, labels, groups, volumes = [], [], [], []
+    for name, image_path, label_path in tqdm(_raw_cases(root), desc="ACDC volumes", unit="volume"):
+        number = _patient_number(name)
+        if number not in held_out and number in excluded:
+            continue
+        image, spacing = _read_nifti(image_path)
+        label, _ = _read_nifti(label_path)
+        label = np.rint(label).astype(np.uint8)
+        image = _normalise(image.astype(np.float32))
+        _check_arrays(image, label, image_path)
+        if number in held_out:
+            volumes.append(Volume(name, _zoom_slices(image, image_size, 1), label, spacing))
+            continue
+        images.extend(_zoom_slices(image, image_size, 1))
+        labels.extend(_zoom_slices(label, image_size, 0))
+        groups.extend([name] * image.shape[0])
+    return images, labels, groups, volumes
+
+
+def load_acdc(
+    root: str = "", image_size: int = 256, layout: str = "auto", evaluation: str = "test"
+) -> SegmentationData:
+    """ACDC with the SSL4MIS split: training slices as the pool, ``evaluation`` ("test" or
+    "val") volumes for evaluation. ``root`` defaults to ``$ALSTRATEGIES_ACDC_ROOT``."""
+    if evaluation not in ("test", "val"):
+        raise DatasetError(f"data.evaluation must be 'test' or 'val', got {evaluation!r}")
+    if image_size < 16 or image_size % 16:
+        raise DatasetError(f"data.image_size must be a multiple of 16 (four poolings), got {image_size}")
+    path = resolve_root(root)
+    found = detect_layout(path)
+    if layout not in ("auto", found):
+        raise DatasetError(f"data.layout = {layout!r} but {path} has the {found!r} layout")
+    reader = _load_h5 if found == "h5" else _load_raw
+    images, labels, groups, volumes = reader(path, image_size, evaluation)
+    if not images:
+        raise DatasetError(f"{path}: no training slices found")
+    return SegmentationData(
+        name="acdc",
+        class_names=list(CLASS_NAMES),
+        pool_images=np.stack(images)[:, None].astype(np.float32),
+        pool_labels=np.stack(labels).astype(np.uint8),
+        pool_groups=np.asarray(groups),
+        test_volumes=volumes,
+        info={"root": str(path), "layout": found, "evaluation": evaluation},
+    )
