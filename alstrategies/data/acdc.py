@@ -190,8 +190,11 @@ def _load_raw(root: Path, image_size: int, evaluation: str) -> Loaded:
 def load_acdc(
     root: str = "", image_size: int = 256, layout: str = "auto", evaluation: str = "test"
 ) -> SegmentationData:
-    """ACDC with the SSL4MIS split: training slices as the pool, ``evaluation`` ("test" or
-    "val") volumes for evaluation. ``root`` defaults to ``$ALSTRATEGIES_ACDC_ROOT``."""
+    """ACDC cine MRI (RV, MYO, LV), SSL4MIS split, h5 or raw NIfTI layout.
+
+    The training slices are the pool and the ``evaluation`` ("test" or "val") volumes are
+    evaluated in 3D. ``root`` defaults to ``$ALSTRATEGIES_ACDC_ROOT``.
+    """
     if evaluation not in ("test", "val"):
         raise DatasetError(f"data.evaluation must be 'test' or 'val', got {evaluation!r}")
     if image_size < 16 or image_size % 16:
