@@ -75,7 +75,8 @@ class TargetCache:
             self._distance = torch.zeros(
                 (n, self.num_classes - 1, h, w), dtype=torch.float32, device=self.labels.device
             )
-        missing = np.asarray([i for i in indices if not self._have[i]], dtype=np.int64)
+        indices = np.asarray(indices, dtype=np.int64)
+        missing = indices[~self._have[torch.as_tensor(indices)].numpy()]
         if missing.size:
             maps = distance_maps(
                 self.labels[torch.as_tensor(missing, device=self.labels.device)], self.num_classes

@@ -150,3 +150,26 @@ def test_a_folder_from_an_older_schema_still_resumes(tiny_config, tmp_path):
     before = RunLayout(tmp_path).strategy_round("random", 0, 1).stat().st_mtime_ns
     _run(tiny_config(), tmp_path)
     assert RunLayout(tmp_path).strategy_round("random", 0, 1).stat().st_mtime_ns == before
+
+
+def test_target_cache_computes_each_distance_map_once(monkeypatch):
+    import torch
+
+    import alstrategies.sbcal.scores as scores
+    from alstrategies.loop import TargetCache
+
+    labels = torch.randint(0, 4, (6, 16, 16))
+    calls = []
+    original = scores.distance_maps
+
+    def counting(batch, num_classes):
+        calls.append(batch.shape[0])
+        return original(batch, num_classes)
+
+    monkeypatch.setattr(scores, "distance_maps", counting)
+    cache = TargetCache(labels, 4)
+    first = cache.targets(np.array([1, 3]), need_distance=True)["distance"]
+    second = cache.targets(np.array([3, 1, 4]), need_distance=True)["distance"]
+    assert calls == [2, 1]  # only image 4 was new the second time
+    assert torch.equal(second[:2], first.flip(0))
+    assert torch.allclose(second, original(labels[[3, 1, 4]], 4).float())
