@@ -10,6 +10,7 @@ Extra arguments after ``--`` go to the underlying command, e.g.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import nox
 
@@ -62,9 +63,7 @@ def benchmark_acdc(session: nox.Session) -> None:
 def report(session: nox.Session) -> None:
     """Re-write tables and curves of run folders (default: results/*)."""
     install(session)
-    folders = session.posargs or sorted(
-        str(p.parent) for p in __import__("pathlib").Path("results").glob("*/results.csv")
-    )
+    folders = session.posargs or sorted(str(p.parent) for p in Path("results").glob("*/results.csv"))
     if not folders:
         session.error("no run folder with results.csv given or found under results/")
     session.run("alstrategies", "report", *folders)
