@@ -60,6 +60,13 @@ def benchmark_acdc(session: nox.Session) -> None:
 
 
 @nox.session
+def benchmark_kits19(session: nox.Session) -> None:
+    """The paper protocol on KiTS19 (GPU work): pass the data with ALSTRATEGIES_KITS19_ROOT or
+    ``-- --data PATH``; ``-- --set ...`` shortens it for a CPU check."""
+    _benchmark(session, "benchmarks/configs/kits19.toml", "results/kits19")
+
+
+@nox.session
 def report(session: nox.Session) -> None:
     """Re-write tables and curves of run folders (default: results/*)."""
     install(session)

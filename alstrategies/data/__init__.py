@@ -7,12 +7,16 @@ import os
 from pathlib import Path
 
 from alstrategies.data.acdc import load_acdc
+from alstrategies.data.folder import load_folder
+from alstrategies.data.kits19 import load_kits19
 from alstrategies.data.synthetic import load_synthetic
 from alstrategies.registry import DATASETS
 from alstrategies.types import SegmentationData
 
 DATASETS.register("synthetic", load_synthetic)
 DATASETS.register("acdc", load_acdc)
+DATASETS.register("kits19", load_kits19)
+DATASETS.register("folder", load_folder)
 
 
 def load_dataset(data_config: dict, rebuild: bool = False) -> SegmentationData:

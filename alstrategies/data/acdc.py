@@ -23,9 +23,10 @@ import re
 from pathlib import Path
 
 import numpy as np
-from scipy import ndimage
 from tqdm.auto import tqdm
 
+from alstrategies.data import volumes as shared
+from alstrategies.data.volumes import DatasetError
 from alstrategies.types import SegmentationData, Volume
 
 CLASS_NAMES = ["RV", "MYO", "LV"]
@@ -41,19 +42,9 @@ WHERE_TO_GET = (
 )
 
 
-class DatasetError(ValueError):
-    """A dataset that cannot be read, with the file and what was expected."""
-
-
 def resolve_root(root: str | os.PathLike | None) -> Path:
     """``root``, else ``$ALSTRATEGIES_ACDC_ROOT``; an error saying where to get ACDC otherwise."""
-    chosen = str(root) if root else os.environ.get(ENVIRONMENT_VARIABLE, "")
-    if not chosen:
-        raise DatasetError(f"no ACDC folder given: {WHERE_TO_GET}")
-    path = Path(chosen).expanduser()
-    if not path.is_dir():
-        raise DatasetError(f"ACDC folder {path} does not exist: {WHERE_TO_GET}")
-    return path
+    return shared.resolve_root(root, "ACDC", ENVIRONMENT_VARIABLE, WHERE_TO_GET)
 
 
 def detect_layout(root: Path) -> str:
@@ -70,55 +61,26 @@ def detect_layout(root: Path) -> str:
 
 
 def _check_arrays(image: np.ndarray, label: np.ndarray, source: Path, num_classes: int = 4) -> None:
-    if image.shape != label.shape:
-        raise DatasetError(f"{source}: image shape {image.shape} differs from label shape {label.shape}")
-    if not np.isfinite(image).all():
-        raise DatasetError(f"{source}: image contains NaN or infinite intensities")
-    bad = np.setdiff1d(np.unique(label), np.arange(num_classes))
-    if bad.size:
-        raise DatasetError(f"{source}: label values {bad.tolist()} outside the expected {{0, 1, 2, 3}}")
+    shared.check_arrays(image, label, source, range(num_classes))
 
 
 def _read_h5(path: Path) -> tuple[np.ndarray, np.ndarray]:
-    import h5py
-
     if not path.is_file():
         raise DatasetError(f"{path} is listed in the split but missing")
-    try:
-        with h5py.File(path, "r") as handle:
-            image, label = np.asarray(handle["image"], np.float32), np.asarray(handle["label"], np.uint8)
-    except (OSError, KeyError) as error:
-        raise DatasetError(f"{path} is corrupt or lacks the keys 'image' and 'label' ({error})") from None
+    arrays = shared.read_h5(path, "image", "label")
+    image, label = arrays["image"].astype(np.float32), arrays["label"].astype(np.uint8)
     _check_arrays(image, label, path)
     return image, label
 
 
 def _read_nifti(path: Path) -> tuple[np.ndarray, tuple[float, float, float]]:
-    import nibabel
-
-    if not path.is_file():
-        raise DatasetError(f"{path} is missing")
-    try:
-        volume = nibabel.load(str(path))
-        array = np.asarray(volume.dataobj)
-    except Exception as error:  # nibabel raises several types for truncated files
-        raise DatasetError(f"{path} is corrupt or truncated ({error})") from None
-    zooms = tuple(float(z) for z in volume.header.get_zooms()[:3])
+    array, zooms = shared.read_nifti(path)
     # x, y, z -> z, x, y: slices along the last file axis
-    return np.moveaxis(array, -1, 0), (zooms[2], zooms[0], zooms[1])
+    return shared.to_slices(array, zooms, -1)  # type: ignore[return-value]
 
 
-def _zoom_slices(stack: np.ndarray, size: int, order: int) -> np.ndarray:
-    """Zoom every slice of ``D x H x W`` to ``D x size x size``."""
-    depth, height, width = stack.shape
-    factors = (1.0, size / height, size / width)
-    zoomed = ndimage.zoom(stack, factors, order=order, grid_mode=False)
-    return zoomed.astype(stack.dtype, copy=False)
-
-
-def _normalise(image: np.ndarray) -> np.ndarray:
-    low, high = float(image.min()), float(image.max())
-    return ((image - low) / max(high - low, 1e-8)).astype(np.float32)
+_zoom_slices = shared.zoom_slices
+_normalise = shared.normalise_minmax
 
 
 def _patient_number(name: str) -> int:
@@ -197,8 +159,7 @@ def load_acdc(
     """
     if evaluation not in ("test", "val"):
         raise DatasetError(f"data.evaluation must be 'test' or 'val', got {evaluation!r}")
-    if image_size < 16 or image_size % 16:
-        raise DatasetError(f"data.image_size must be a multiple of 16 (four poolings), got {image_size}")
+    shared.check_image_size(image_size)
     path = resolve_root(root)
     found = detect_layout(path)
     if layout not in ("auto", found):
