@@ -2,27 +2,29 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
-import matplotlib
+import pandas as pd
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
+from alstrategies.report.io import save_figure
+from alstrategies.report.tables import summarise
 
-from alstrategies.report.tables import summarise  # noqa: E402
+__all__ = ["learning_curve_figure", "plot_learning_curves"]
 
 
-def plot_learning_curves(results: pd.DataFrame, path: str | Path, metric: str = "dice") -> Path:
-    """One line per strategy over the AL budgets; the 100 % result as a dashed line."""
-    path = Path(path)
+def learning_curve_figure(results: pd.DataFrame, metric: str = "dice") -> Figure:
+    """One line per strategy over the AL budgets (mean over seeds, band: ± one std), in percent;
+    the mean of the 100 % rows as a dashed horizontal line."""
     summary = summarise(results, metric)
     al = summary[summary["budget"] < 1.0]
     full = summary[summary["budget"] >= 1.0]
-    figure, axis = plt.subplots(figsize=(7, 4.5), dpi=120)
+    figure = Figure(figsize=(7, 4.5), dpi=120)
+    axis = figure.add_subplot()
     for strategy in dict.fromkeys(results["strategy"]):
         part = al[al["strategy"] == strategy].sort_values("budget")
+        if part.empty:
+            continue
         x = 100 * part["budget"]
         y = 100 * part["mean"]
         (line,) = axis.plot(x, y, marker="o", markersize=3, label=strategy)
@@ -35,9 +37,17 @@ def plot_learning_curves(results: pd.DataFrame, path: str | Path, metric: str = 
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8, loc="lower right")
     figure.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.stem}.{os.getpid()}{path.suffix}")
-    figure.savefig(temporary)
-    plt.close(figure)
-    os.replace(temporary, path)
+    return figure
+
+
+def plot_learning_curves(
+    results: pd.DataFrame, path: str | Path, metric: str = "dice", *, extra_suffixes: tuple[str, ...] = ()
+) -> Path:
+    """Draw :func:`learning_curve_figure` once and save it atomically to ``path`` (format from the
+    suffix) and to ``path`` with each of ``extra_suffixes`` (e.g. ``(".pdf",)``); returns ``path``."""
+    path = Path(path)
+    figure = learning_curve_figure(results, metric)
+    save_figure(figure, path)
+    for suffix in extra_suffixes:
+        save_figure(figure, path.with_suffix(suffix))
     return path

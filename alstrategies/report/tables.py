@@ -1,11 +1,36 @@
-"""Budget x strategy tables of mean +- std over seeds, in percent (like the paper's Table 1)."""
+"""One table model, three renderings: Markdown, LaTeX (booktabs) and a tidy CSV.
+
+A :class:`Table` holds rows x columns of ``mean``, ``std`` and seed ``count`` already in display
+units (Dice in percent). Which cell is the best of its column is decided once, in
+:meth:`Table.best`, on the means rounded to the displayed decimals, so the bold cells of the
+Markdown and LaTeX files and the ``best`` column of the CSV cannot disagree.
+
+:func:`budget_table` builds the paper's Table 1/2 layout from ``results.csv``: rows are
+strategies, columns are the budgets (labeled fractions, the 100 % upper bound last), cells are
+mean ± std over seeds.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+
+__all__ = [
+    "Table",
+    "budget_label",
+    "budget_table",
+    "latex_escape",
+    "render_latex",
+    "render_markdown",
+    "summarise",
+    "tidy_frame",
+]
+
+#: Placeholder for a cell without data.
+MISSING = "–"
 
 
 def budget_label(fraction: float) -> str:
@@ -13,76 +38,235 @@ def budget_label(fraction: float) -> str:
     return "100%" if fraction >= 1.0 else f"{100 * fraction:.2f}%"
 
 
+def latex_escape(text: str) -> str:
+    """Escape the characters that are special in LaTeX text mode (and write ± as ``$\\pm$``)."""
+    replacements = {
+        "\\": r"\textbackslash{}",
+        "&": r"\&",
+        "%": r"\%",
+        "$": r"\$",
+        "#": r"\#",
+        "_": r"\_",
+        "{": r"\{",
+        "}": r"\}",
+        "~": r"\textasciitilde{}",
+        "^": r"\textasciicircum{}",
+        "±": r"$\pm$",
+        "–": "--",
+    }
+    return "".join(replacements.get(character, character) for character in str(text))
+
+
+@dataclass(frozen=True)
+class Table:
+    """Rows x columns of ``mean ± std`` cells (display units) with the seed count per cell.
+
+    ``mean`` is NaN where a cell has no data. ``column_keys`` and ``row_keys`` are the machine
+    values written to the CSV (e.g. the budget fractions; default: the display labels
+    ``columns`` and ``rows``).
+    """
+
+    key: str
+    title: str
+    row_header: str
+    rows: tuple[str, ...]
+    columns: tuple[str, ...]
+    mean: np.ndarray
+    std: np.ndarray
+    count: np.ndarray
+    higher_is_better: bool = True
+    decimals: int = 2
+    column_keys: tuple[object, ...] = field(default=())
+    row_keys: tuple[object, ...] = field(default=())
+
+    def __post_init__(self) -> None:
+        shape = (len(self.rows), len(self.columns))
+        for name in ("mean", "std", "count"):
+            value = np.asarray(getattr(self, name), dtype=float)
+            if value.shape != shape:
+                raise ValueError(f"Table {self.key!r}: {name} has shape {value.shape}, expected {shape}")
+            object.__setattr__(self, name, value)
+        if not self.column_keys:
+            object.__setattr__(self, "column_keys", tuple(self.columns))
+        if not self.row_keys:
+            object.__setattr__(self, "row_keys", tuple(self.rows))
+        if len(self.column_keys) != len(self.columns) or len(self.row_keys) != len(self.rows):
+            raise ValueError(f"Table {self.key!r}: row or column keys do not match the {shape} cells")
+
+    def present(self) -> np.ndarray:
+        """Boolean mask of the cells that hold a finite mean."""
+        return np.isfinite(self.mean)
+
+    def rounded(self) -> np.ndarray:
+        """The means as displayed (rounded to ``decimals``); NaN where missing."""
+        return np.round(self.mean, self.decimals)
+
+    def best(self) -> np.ndarray:
+        """Boolean mask of the best cells: per column, every cell whose *displayed* mean equals
+        the column's best displayed mean (highest, or lowest when ``higher_is_better`` is False).
+        Ties at the displayed precision are all best."""
+        rounded = self.rounded()
+        mask = np.zeros(rounded.shape, dtype=bool)
+        for j in range(rounded.shape[1]):
+            column = rounded[:, j]
+            finite = np.isfinite(column)
+            if not finite.any():
+                continue
+            target = column[finite].max() if self.higher_is_better else column[finite].min()
+            mask[:, j] = finite & (column == target)
+        return mask
+
+    def cell_text(self, i: int, j: int) -> tuple[str, str] | None:
+        """``(mean, std)`` formatted with ``decimals``, or None for a missing cell."""
+        if not np.isfinite(self.mean[i, j]):
+            return None
+        std = self.std[i, j] if np.isfinite(self.std[i, j]) else 0.0
+        return f"{self.mean[i, j]:.{self.decimals}f}", f"{std:.{self.decimals}f}"
+
+
 def summarise(results: pd.DataFrame, metric: str = "dice") -> pd.DataFrame:
-    """Mean, std and seed count of ``metric`` per (strategy, budget)."""
-    grouped = results.groupby(["strategy", "budget"])[metric]
+    """Mean, std (ddof 1; 0 for a single seed) and seed count of ``metric`` per (strategy, budget).
+
+    Rows repeated for one (strategy, budget, seed) are averaged first; NaN values (e.g. an
+    undefined HD95) are left out, so ``count`` is the number of seeds with a value."""
+    per_seed = results.groupby(["strategy", "budget", "seed"], sort=False)[metric].mean()
+    grouped = per_seed.groupby(level=["strategy", "budget"], sort=False)
     summary = grouped.agg(["mean", "std", "count"]).reset_index()
-    summary["std"] = summary["std"].fillna(0.0)
+    summary["std"] = summary["std"].where(summary["count"] > 1, 0.0).fillna(0.0)
     return summary
 
 
-def budget_table(results: pd.DataFrame, metric: str = "dice", scale: float = 100.0) -> pd.DataFrame:
-    """Rows: strategies; columns: budgets; cells: ``(mean, std)`` of ``metric`` x ``scale``."""
+def budget_table(
+    results: pd.DataFrame,
+    metric: str = "dice",
+    *,
+    scale: float = 100.0,
+    higher_is_better: bool = True,
+    title: str | None = None,
+    decimals: int = 2,
+) -> Table:
+    """Rows: strategies (in order of appearance); columns: budgets ascending (100 % last);
+    cells: mean ± std over seeds of ``metric`` x ``scale``."""
+    if results.empty:
+        raise ValueError("results is empty: nothing to tabulate")
     summary = summarise(results, metric)
-    budgets = sorted(summary["budget"].unique())
+    budgets = sorted(float(b) for b in results["budget"].unique())
     strategies = list(dict.fromkeys(results["strategy"]))
-    table = pd.DataFrame(index=strategies, columns=[budget_label(b) for b in budgets], dtype=object)
-    for row in summary.itertuples():
-        table.loc[row.strategy, budget_label(row.budget)] = (row.mean * scale, row.std * scale)
-    return table
+    mean = np.full((len(strategies), len(budgets)), np.nan)
+    std = np.full_like(mean, np.nan)
+    count = np.zeros_like(mean)
+    row_of = {name: i for i, name in enumerate(strategies)}
+    column_of = {b: j for j, b in enumerate(budgets)}
+    for row in summary.itertuples(index=False):
+        i, j = row_of[row.strategy], column_of[float(row.budget)]
+        mean[i, j] = row.mean * scale
+        std[i, j] = row.std * scale
+        count[i, j] = row.count
+    return Table(
+        key=metric,
+        title=title or metric,
+        row_header="Strategy",
+        rows=tuple(strategies),
+        columns=tuple(budget_label(b) for b in budgets),
+        column_keys=tuple(budgets),
+        mean=mean,
+        std=std,
+        count=count,
+        higher_is_better=higher_is_better,
+        decimals=decimals,
+    )
 
 
-def markdown_table(table: pd.DataFrame, higher_is_better: bool = True, decimals: int = 2) -> str:
-    """Markdown with ``mean ± std`` cells and the best mean of each column in bold."""
-    header = "| Strategy | " + " | ".join(table.columns) + " |"
-    lines = [header, "|" + "---|" * (len(table.columns) + 1)]
-    best = {}
-    for column in table.columns:
-        means = [cell[0] for cell in table[column] if isinstance(cell, tuple) and np.isfinite(cell[0])]
-        best[column] = (max if higher_is_better else min)(means) if means else None
-    for strategy, row in table.iterrows():
+def render_markdown(table: Table) -> str:
+    """A Markdown table: ``mean ± std`` cells, the best cells of each column in bold."""
+    best = table.best()
+    lines = [
+        f"| {table.row_header} | " + " | ".join(table.columns) + " |",
+        "|" + "---|" * (len(table.columns) + 1),
+    ]
+    for i, row in enumerate(table.rows):
         cells = []
-        for column in table.columns:
-            cell = row[column]
-            if not isinstance(cell, tuple):
-                cells.append("–")
+        for j in range(len(table.columns)):
+            text = table.cell_text(i, j)
+            if text is None:
+                cells.append(MISSING)
                 continue
-            text = f"{cell[0]:.{decimals}f} ± {cell[1]:.{decimals}f}"
-            is_best = best[column] is not None and round(cell[0], decimals) == round(best[column], decimals)
-            cells.append(f"**{text}**" if is_best else text)
-        lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
+            cell = f"{text[0]} ± {text[1]}"
+            cells.append(f"**{cell}**" if best[i, j] else cell)
+        lines.append(f"| {row} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
-def write_report(
-    results: pd.DataFrame, out_dir: str | Path, class_names: list[str] | None = None
-) -> list[Path]:
-    """Write ``dice_table.md`` and ``learning_curves.png`` into ``out_dir``; return the paths."""
-    from alstrategies.records import atomic_write_text
-    from alstrategies.report.curves import plot_learning_curves
+def render_latex(table: Table, caption: str | None = None, label: str | None = None) -> str:
+    """A ``table`` environment with a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``).
 
-    out_dir = Path(out_dir)
-    seeds = results.groupby("strategy")["seed"].nunique()
-    text = [
-        "# Mean Dice (%) on the test volumes, mean ± std over seeds",
-        "",
-        f"Seeds per strategy: {', '.join(f'{k}={v}' for k, v in seeds.items())}. "
-        "Columns are the labeled fractions of the pool; 100% is the fully supervised bound. "
-        "Dice is 3D per volume, averaged over classes, then volumes. Best mean per column in bold.",
-        "",
-        markdown_table(budget_table(results, "dice")),
+    One ``l`` column for the row names and one ``c`` column per table column; cells are
+    ``mean $\\pm$ std``, the best cells of each column in ``\\textbf{}``, missing cells ``--``.
+    ``caption`` is plain text (escaped here; default: the table's title)."""
+    best = table.best()
+    spec = "l" + "c" * len(table.columns)
+    lines = [
+        r"\begin{table}[htbp]",
+        r"\centering",
+        r"\footnotesize",
+        rf"\caption{{{latex_escape(caption or table.title)}}}",
     ]
-    for name in class_names or []:
-        column = f"dice_{name}"
-        if column in results:
-            text += [f"## Dice {name} (%)", "", markdown_table(budget_table(results, column))]
-    if "hd95" in results and results["hd95"].notna().any():
-        text += [
-            "## HD95 (pixels or mm, medpy's surface definition; lower is better)",
-            "",
-            markdown_table(budget_table(results, "hd95", scale=1.0), higher_is_better=False),
-        ]
-    table_path = out_dir / "dice_table.md"
-    atomic_write_text(table_path, "\n".join(text))
-    curve_path = plot_learning_curves(results, out_dir / "learning_curves.png")
-    return [table_path, curve_path]
+    if label:
+        lines.append(rf"\label{{{label}}}")
+    lines += [
+        rf"\begin{{tabular}}{{{spec}}}",
+        r"\toprule",
+        " & ".join(latex_escape(c) for c in (table.row_header, *table.columns)) + r" \\",
+        r"\midrule",
+    ]
+    for i, row in enumerate(table.rows):
+        cells = [latex_escape(row)]
+        for j in range(len(table.columns)):
+            text = table.cell_text(i, j)
+            if text is None:
+                cells.append("--")
+                continue
+            cell = f"{text[0]} $\\pm$ {text[1]}"
+            cells.append(rf"\textbf{{{cell}}}" if best[i, j] else cell)
+        lines.append(" & ".join(cells) + r" \\")
+    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
+    return "\n".join(lines) + "\n"
+
+
+def tidy_frame(
+    tables: Sequence[Table],
+    *,
+    row_field: str = "strategy",
+    column_field: str = "budget",
+    label_field: str | None = "budget_label",
+    metric_field: str = "metric",
+    constants: dict[str, object] | None = None,
+) -> pd.DataFrame:
+    """One CSV row per non-missing cell of each table.
+
+    Columns: ``metric_field`` (the table key), ``row_field`` (the row key), ``column_field`` (the
+    column key),
+    optionally ``label_field`` (the column's display label), the ``constants``, then ``mean``,
+    ``std``, ``n_seeds`` and ``best`` (the same best cells as the bold ones). Values are in the
+    tables' display units at full precision."""
+    records = []
+    for table in tables:
+        best = table.best()
+        for i, row in enumerate(table.row_keys):
+            for j, key in enumerate(table.column_keys):
+                if not np.isfinite(table.mean[i, j]):
+                    continue
+                record: dict[str, object] = {metric_field: table.key, row_field: row, column_field: key}
+                if label_field:
+                    record[label_field] = table.columns[j]
+                record.update(constants or {})
+                record.update(
+                    mean=float(table.mean[i, j]),
+                    std=float(table.std[i, j]),
+                    n_seeds=int(table.count[i, j]),
+                    best=bool(best[i, j]),
+                )
+                records.append(record)
+    columns = [metric_field, row_field, column_field, *([label_field] if label_field else [])]
+    columns += [*(constants or {}), "mean", "std", "n_seeds", "best"]
+    return pd.DataFrame(records, columns=columns)

@@ -1,0 +1,202 @@
+"""``summary.md``: normalised AULC, budget to reach 95 % of the 100 % Dice, pairwise tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from alstrategies.report.io import atomic_write_text
+from alstrategies.report.statistics import (
+    PAIRINGS,
+    TESTS,
+    budget_to_reach,
+    common_budgets,
+    pairwise_tests,
+    per_seed_aulc,
+    win_tie_loss,
+)
+from alstrategies.report.tables import budget_label, summarise
+
+__all__ = ["pairing_values", "strategy_summary", "summary_markdown", "write_summary"]
+
+
+def strategy_summary(
+    results: pd.DataFrame, metric: str = "dice", reach_fraction: float = 0.95
+) -> pd.DataFrame:
+    """Per strategy: ``aulc_mean``, ``aulc_std`` (ddof 1), ``n_seeds`` (seeds with an AULC),
+    ``full_mean`` (mean over seeds of the 100 % rows; NaN without them), ``target``
+    (``reach_fraction * full_mean``) and ``reach_budget`` (smallest AL budget whose mean over
+    seeds is ``>= target``; None if never). Values in the units of ``metric`` (fractions)."""
+    aulc = per_seed_aulc(results, metric)
+    summary = summarise(results, metric)
+    all_full = summary.loc[summary["budget"] >= 1.0, "mean"]
+    rows = []
+    for strategy in dict.fromkeys(results["strategy"]):
+        values = aulc.loc[aulc["strategy"] == strategy, "aulc"]
+        mine = summary[summary["strategy"] == strategy]
+        full = mine.loc[mine["budget"] >= 1.0, "mean"]
+        full_mean = float(full.mean()) if len(full) else (float(all_full.mean()) if len(all_full) else np.nan)
+        target = reach_fraction * full_mean
+        al = mine[mine["budget"] < 1.0]
+        reach = budget_to_reach(al["budget"], al["mean"], target) if np.isfinite(target) else None
+        rows.append(
+            {
+                "strategy": strategy,
+                "aulc_mean": float(values.mean()) if len(values) else np.nan,
+                "aulc_std": float(values.std(ddof=1))
+                if len(values) > 1
+                else (0.0 if len(values) else np.nan),
+                "n_seeds": len(values),
+                "full_mean": full_mean,
+                "target": target,
+                "reach_budget": reach,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def pairing_values(results: pd.DataFrame, metric: str = "dice", pairing: str = "seed") -> pd.DataFrame:
+    """The paired values of :func:`pairwise_tests` (columns ``strategy``, ``seed``, [``budget``],
+    ``value``). ``"seed"``: one value per seed, its normalised AULC. ``"seed_budget"``: one value
+    per (seed, budget) over the common AL budgets after the first (round 0 precedes any query)."""
+    if pairing not in PAIRINGS:
+        raise ValueError(f"unknown pairing {pairing!r}; choose one of {', '.join(PAIRINGS)}")
+    if pairing == "seed":
+        return per_seed_aulc(results, metric).rename(columns={"aulc": "value"})[["strategy", "seed", "value"]]
+    grid = common_budgets(results, metric)[1:]
+    rows = results[np.isin(results["budget"].astype(float), grid) & results[metric].notna()]
+    values = rows.groupby(["strategy", "seed", "budget"], as_index=False, sort=False)[metric].mean()
+    return values.rename(columns={metric: "value"})
+
+
+def _percent(value: float | None, decimals: int = 2) -> str:
+    return "–" if value is None or not np.isfinite(value) else f"{100 * value:.{decimals}f}"
+
+
+def _p(value: float) -> str:
+    if not np.isfinite(value):
+        return "–"
+    return f"{value:.2e}" if value < 1e-3 else f"{value:.4f}"
+
+
+def summary_markdown(
+    results: pd.DataFrame,
+    *,
+    metric: str = "dice",
+    test: str = "ttest",
+    alpha: float = 0.05,
+    pairing: str = "seed",
+    reach_fraction: float = 0.95,
+) -> str:
+    """The text of ``summary.md`` (see ``docs/reports.md``)."""
+    if test not in TESTS:
+        raise ValueError(f"unknown test {test!r}; choose one of {', '.join(TESTS)}")
+    if results.empty:
+        raise ValueError("results is empty: nothing to summarise")
+    strategies = list(dict.fromkeys(results["strategy"]))
+    grid = common_budgets(results, metric)
+    table = strategy_summary(results, metric, reach_fraction)
+    seeds = sorted(results["seed"].unique().tolist())
+    span = f"{budget_label(grid[0])} to {budget_label(grid[-1])} ({len(grid)} budgets)" if grid else "none"
+    name = metric.replace("dice", "Dice").replace("hd95", "HD95").replace("_", " ")
+    lines = [
+        f"# Summary of the learning curves ({name})",
+        "",
+        f"Strategies: {len(strategies)}; seeds: {', '.join(str(s) for s in seeds)}; "
+        f"AL budgets used: {span}. Values in percent.",
+        "",
+        "## Area under the learning curve and budget to reach "
+        f"{100 * reach_fraction:.0f}% of the 100% {name}",
+        "",
+        "**Normalised AULC.** For each (strategy, seed), with the AL budgets "
+        "b_1 < ... < b_K (labeled fractions of the pool; the 100% model is not part of the curve) "
+        f"and the seed's {name} d_k at b_k: "
+        "AULC = [sum_{k=1}^{K-1} (b_{k+1} - b_k) (d_k + d_{k+1}) / 2] / (b_K - b_1), "
+        "the trapezoid area divided by the budget range, i.e. the average of the piecewise linear "
+        "curve over [b_1, b_K] (a flat curve at 80% has AULC 80%). The budgets are those that every "
+        "(strategy, seed) chain of the run has. Reported: mean ± sample std (ddof 1) over seeds; "
+        "the AULC of the mean curve equals the mean of the per-seed AULCs.",
+        "",
+        f"**Budget to reach.** The smallest AL budget whose mean {name} over seeds is at least "
+        f"{100 * reach_fraction:.0f}% of the strategy's mean 100% {name} (the target column).",
+        "",
+        f"| Strategy | AULC (%) | seeds | 100% {name} (%) | target (%) | budget to reach |",
+        "|---|---|---|---|---|---|",
+    ]
+    best = table["aulc_mean"].max() if table["aulc_mean"].notna().any() else np.nan
+    for row in table.itertuples(index=False):
+        aulc = f"{_percent(row.aulc_mean)} ± {_percent(row.aulc_std)}" if row.n_seeds else "–"
+        if row.n_seeds and round(100 * row.aulc_mean, 2) == round(100 * best, 2):
+            aulc = f"**{aulc}**"
+        reached = row.reach_budget is not None and np.isfinite(row.reach_budget)
+        reach = budget_label(row.reach_budget) if reached else "not reached"
+        if not np.isfinite(row.target):
+            reach = "– (no 100% rows)"
+        lines.append(
+            f"| {row.strategy} | {aulc} | {row.n_seeds} | {_percent(row.full_mean)} | "
+            f"{_percent(row.target)} | {reach} |"
+        )
+
+    values = pairing_values(results, metric, pairing)
+    units = ["seed"] if pairing == "seed" else ["seed", "budget"]
+    pairs = pairwise_tests(values, test=test, alpha=alpha, strategies=strategies, unit=units)
+    matrix = win_tie_loss(pairs, strategies)
+    test_name = {
+        "ttest": "paired t-test (scipy.stats.ttest_rel)",
+        "wilcoxon": "Wilcoxon signed-rank test (scipy.stats.wilcoxon, zero differences dropped)",
+    }[test]
+    unit_text = (
+        "pairs are seeds and the per-seed statistic is the seed's normalised AULC"
+        if pairing == "seed"
+        else "pairs are (seed, budget) points over the AL budgets after the first (round 0 precedes "
+        "any query); points of one seed are correlated, so treat these p-values as optimistic"
+    )
+    tested = int(pairs["p_raw"].notna().sum())
+    lines += [
+        "",
+        "## Pairwise comparison",
+        "",
+        f"Two-sided {test_name}; {unit_text}. Holm's step-down correction over all {tested} tested "
+        f"pairs (adjusted p_(i) = max_(j<=i) min(1, (m - j + 1) p_(j)), p sorted ascending, m = {tested}); "
+        f"alpha = {alpha}. A pair is a win (W) for the strategy with the better mean when its "
+        "Holm-adjusted p-value is below alpha, otherwise a tie (T); – marks pairs with fewer than 2 "
+        "paired values. Read the matrix by rows: the row strategy against the column strategy.",
+    ]
+    n_pairs = pairs["n"].max() if len(pairs) else 0
+    if test == "wilcoxon" and 0 < n_pairs <= 5:
+        lines += [
+            "",
+            f"Note: with {n_pairs} pairs the exact two-sided Wilcoxon p-value is at least "
+            f"2 / 2^{n_pairs} = {2 / 2**n_pairs:.4f}, so no pair can be significant at alpha = {alpha} "
+            "before (let alone after) the Holm correction.",
+        ]
+    lines += ["", "| | " + " | ".join(strategies) + " | W | T | L |", "|---" * (len(strategies) + 4) + "|"]
+    for name_row in strategies:
+        cells = matrix.loc[name_row].tolist()
+        counts = [cells.count(mark) for mark in ("W", "T", "L")]
+        lines.append(f"| {name_row} | " + " | ".join(cells) + " | " + " | ".join(map(str, counts)) + " |")
+    lines += [
+        "",
+        "| A | B | n | mean A (%) | mean B (%) | mean A − B (pp) | statistic | p raw | p Holm | result |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in pairs.itertuples(index=False):
+        result = {"a": f"{row.strategy_a} better", "b": f"{row.strategy_b} better"}.get(row.outcome, "tie")
+        if not np.isfinite(row.p_raw):
+            result = "not tested"
+        statistic = "–" if np.isnan(row.statistic) else f"{row.statistic:.3f}"
+        lines.append(
+            f"| {row.strategy_a} | {row.strategy_b} | {row.n} | {_percent(row.mean_a)} | "
+            f"{_percent(row.mean_b)} | {_percent(row.mean_diff)} | {statistic} | {_p(row.p_raw)} | "
+            f"{_p(row.p_holm)} | {result} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def write_summary(results: pd.DataFrame, path: str | Path, **options: object) -> Path:
+    """Write :func:`summary_markdown` atomically to ``path``; ``options`` are its keywords."""
+    path = Path(path)
+    atomic_write_text(path, summary_markdown(results, **options))  # type: ignore[arg-type]
+    return path

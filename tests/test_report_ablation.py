@@ -1,0 +1,103 @@
+"""Ablation tables of grid runs (paper Tables 3 and 4) from synthetic results frames."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from alstrategies.cli import main
+from alstrategies.report import ablation_table, read_grid, write_ablation_report
+from tests.test_report import make_results, parse_latex
+
+CLASSES = ("RV", "MYO", "LV")
+
+
+def _grid(tmp_path, layout, variants, budget, frames, **extra):
+    (tmp_path / "grid.json").write_text(
+        json.dumps(
+            {"name": "ablation_asr", "variants": variants, "budget": budget, "layout": layout, **extra}
+        )
+    )
+    for variant, frame in frames.items():
+        (tmp_path / variant).mkdir()
+        frame.to_csv(tmp_path / variant / "results.csv", index=False)
+
+
+def test_variant_by_class_table_3(tmp_path):
+    variants = ["none", "add", "concat", "attention"]
+    frames = {v: make_results(classes=CLASSES, seed=i) for i, v in enumerate(variants)}
+    _grid(tmp_path, "variant_by_class", variants, 1.0, frames, labels={"none": "No ASR", "attention": "ASR"})
+    written = write_ablation_report(tmp_path)
+    assert [p.name for p in written] == ["ablation_table.md", "ablation_table.tex", "ablation_table.csv"]
+    csv = pd.read_csv(tmp_path / "ablation_table.csv")
+    assert list(csv.columns) == [
+        "metric", "variant", "class", "column_label", "budget", "mean", "std", "n_seeds", "best",
+    ]  # fmt: skip
+    for variant, frame in frames.items():
+        full = frame[frame.budget == 1.0].groupby("seed").first()  # the 100 % model is shared
+        for name, column in [*((c, f"dice_{c}") for c in CLASSES), ("mean", "dice")]:
+            row = csv[(csv.variant == variant) & (csv["class"] == name)]
+            assert row["mean"].item() == pytest.approx(100 * full[column].mean())
+            assert row["std"].item() == pytest.approx(100 * full[column].std(ddof=1))
+            assert row["n_seeds"].item() == 3
+    for _, column in csv.groupby("class"):
+        assert (column["best"] == (column["mean"].round(2) == column["mean"].round(2).max())).all()
+    table = parse_latex((tmp_path / "ablation_table.tex").read_text())["ablation-asr"]
+    assert table["spec"] == "lcccc"  # variant + 3 classes + Avg.
+    assert table["header"] == ["Variant", "RV", "MYO", "LV", "Avg."]
+    assert list(table["rows"]) == ["No ASR", "add", "concat", "ASR"]
+    markdown = (tmp_path / "ablation_table.md").read_text()
+    assert "| No ASR |" in markdown and "Avg." in markdown
+
+
+def test_strategy_by_variant_table_4(tmp_path):
+    variants = ["unet", "unetpp", "attention_unet"]
+    frames = {
+        v: make_results(strategies=("random", "margin", "sbc_al"), seed=i) for i, v in enumerate(variants)
+    }
+    _grid(tmp_path, "strategy_by_variant", variants, 0.2, frames)
+    write_ablation_report(tmp_path)
+    csv = pd.read_csv(tmp_path / "ablation_table.csv")
+    assert set(csv["variant"]) == set(variants) and set(csv["strategy"]) == {"random", "margin", "sbc_al"}
+    for row in csv.itertuples():
+        frame = frames[row.variant]
+        values = frame[(frame.strategy == row.strategy) & np.isclose(frame.budget, 0.2)]["dice"]
+        assert row.mean == pytest.approx(100 * values.mean()) and row.budget == 0.2
+    table = parse_latex((tmp_path / "ablation_table.tex").read_text())["ablation-asr"]
+    assert table["header"] == ["Strategy", "unet", "unetpp", "attention\\_unet"]
+    bold = {name: [cell[2] for cell in cells] for name, cells in table["rows"].items()}
+    assert bold["sbc_al"] == [True, True, True]  # the steepest synthetic curve wins every column
+
+
+def test_missing_variants_and_strategy_choice(tmp_path):
+    frames = {"a": make_results(), "b": make_results(seed=1)}
+    table = ablation_table({**frames, "c": None}, layout="variant_by_class", budget=0.2, strategy="beta")
+    assert np.isnan(table.mean[2]).all() and np.isfinite(table.mean[:2]).all()
+    beta = frames["a"][(frames["a"].strategy == "beta") & np.isclose(frames["a"].budget, 0.2)]
+    assert table.mean[0, -1] == pytest.approx(100 * beta["dice"].mean())
+    with pytest.raises(ValueError, match="name the one to tabulate"):
+        ablation_table(frames, layout="variant_by_class", budget=0.2)
+    _grid(tmp_path, "variant_by_class", ["a", "b", "c"], 1.0, frames)
+    write_ablation_report(tmp_path)
+    assert "Variants without results.csv: c." in (tmp_path / "ablation_table.md").read_text()
+
+
+def test_grid_json_is_checked(tmp_path):
+    (tmp_path / "grid.json").write_text(
+        json.dumps({"name": "x", "variants": ["a"], "budget": 0.1, "layout": "rows"})
+    )
+    with pytest.raises(ValueError, match="layout"):
+        read_grid(tmp_path)
+    (tmp_path / "grid.json").write_text(json.dumps({"name": "x", "variants": []}))
+    with pytest.raises(ValueError, match="lacks budget, layout"):
+        read_grid(tmp_path)
+
+
+def test_cli_report_detects_a_grid(tmp_path, capsys):
+    _grid(tmp_path, "variant_by_class", ["a"], 1.0, {"a": make_results()})
+    assert main(["report", str(tmp_path)]) == 0
+    assert str(tmp_path / "ablation_table.tex") in capsys.readouterr().out
+    assert not (tmp_path / "summary.md").exists()
