@@ -16,10 +16,33 @@ def _split(text: str | None) -> list[str] | None:
     return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
 
 
-def _command_run(args: argparse.Namespace) -> int:
+def _executor(config: dict, args: argparse.Namespace):
+    """The executor named by ``--executor`` (else ``executor.name``), built from ``[executor]``."""
+    from alstrategies.registry import EXECUTORS
+
+    options = dict(config["executor"])
+    name = args.executor or options.pop("name")
+    options.pop("name", None)
+    if args.workers is not None:
+        options["workers"] = args.workers
+    if args.ray_address:
+        options["ray_address"] = args.ray_address
+    return EXECUTORS.get(name)(**options)
+
+
+def _run_one(config: dict, out: Path, seeds: list[int] | None, args: argparse.Namespace):
     from alstrategies.loop import Experiment
-    from alstrategies.records import RunLayout
     from alstrategies.report import write_report
+
+    experiment = Experiment(config, out, seeds=seeds, progress=not args.quiet)
+    results = experiment.run(_executor(config, args))
+    write_report(results, out, experiment.data.class_names)
+    return experiment
+
+
+def _command_run(args: argparse.Namespace) -> int:
+    from alstrategies.grid import expand_grid, is_grid, write_grid_manifest
+    from alstrategies.records import RunLayout
 
     overrides = list(args.set or [])
     if args.data:
@@ -34,12 +57,24 @@ def _command_run(args: argparse.Namespace) -> int:
     seeds = [int(s) for s in _split(args.seeds)] if args.seeds else None
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     start = time.perf_counter()
-    experiment = Experiment(config, out, seeds=seeds, progress=not args.quiet)
-    results = experiment.run()
-    write_report(results, out, experiment.data.class_names)
+    if is_grid(config):
+        from alstrategies.report import write_ablation_report
+
+        variants = expand_grid(config)
+        out.mkdir(parents=True, exist_ok=True)
+        write_grid_manifest(out, Path(args.config).stem, config)
+        for name, variant in variants.items():
+            print(f"grid variant {name}")
+            _run_one(variant, out / name, seeds, args)
+        written = write_ablation_report(out)
+        print(f"finished in {(time.perf_counter() - start) / 60:.1f} min; grid report:")
+        for path in written:
+            print(f"  {path}")
+        return 0
+    _run_one(config, out, seeds, args)
     minutes = (time.perf_counter() - start) / 60
     print(f"finished in {minutes:.1f} min; results in {RunLayout(out).results}")
-    print(f"report: {out / 'dice_table.md'}, {out / 'learning_curves.png'}")
+    print(f"report: {out / 'dice_table.md'}, {out / 'summary.md'}, {out / 'learning_curves.png'}")
     return 0
 
 
@@ -57,16 +92,36 @@ def _command_prepare(args: argparse.Namespace) -> int:
 
 
 def _command_report(args: argparse.Namespace) -> int:
-    from alstrategies.report import write_report
+    from alstrategies.report import write_ablation_report, write_report
+    from alstrategies.report.ablation import GRID_FILE
 
-    for folder in args.run_dirs:
-        path = Path(folder) / "results.csv"
-        if not path.is_file():
-            raise ConfigError(f"{path} not found: point `alstrategies report` at a run folder")
-        results = pd.read_csv(path)
-        class_names = [c.removeprefix("dice_") for c in results.columns if c.startswith("dice_")]
-        for written in write_report(results, folder, class_names):
-            print(written)
+    for folder in map(Path, args.run_dirs):
+        if (folder / GRID_FILE).is_file():
+            written = write_ablation_report(folder)
+        else:
+            path = folder / "results.csv"
+            if not path.is_file():
+                raise ConfigError(
+                    f"{path} not found: point `alstrategies report` at a run folder (results.csv) "
+                    f"or a grid folder ({GRID_FILE})"
+                )
+            results = pd.read_csv(path)
+            class_names = [c.removeprefix("dice_") for c in results.columns if c.startswith("dice_")]
+            written = write_report(
+                results,
+                folder,
+                class_names,
+                test=args.test,
+                alpha=args.alpha,
+                pairing=args.pairing,
+                budget=args.budget,
+                seed=args.seed,
+                max_slices=args.slices,
+            )
+        for item in written:
+            print(item)
+        for note in getattr(written, "notes", []):
+            print(f"note: {note}")
     return 0
 
 
@@ -100,6 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="override a config key, e.g. train.epochs=2 (repeatable)",
     )
+    run.add_argument(
+        "--executor",
+        help="where units run: local (default; this process or --workers processes) or ray",
+    )
+    run.add_argument("--workers", type=int, help="local executor: parallel worker processes (CPU)")
+    run.add_argument(
+        "--ray-address", help="ray executor: join this cluster (e.g. HEAD:6379) instead of a local Ray"
+    )
     run.add_argument("--quiet", action="store_true", help="no progress bars")
     run.set_defaults(handler=_command_run)
 
@@ -110,8 +173,32 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--rebuild", action="store_true", help="re-decode even if a cache entry exists")
     prepare.set_defaults(handler=_command_prepare)
 
-    report = commands.add_parser("report", help="write tables and learning curves of finished runs")
-    report.add_argument("run_dirs", nargs="+", help="run folders containing results.csv")
+    report = commands.add_parser(
+        "report", help="write tables, curves, statistics and figures of finished runs (see docs/reports.md)"
+    )
+    report.add_argument("run_dirs", nargs="+", help="run folders (results.csv) or ablation grids (grid.json)")
+    report.add_argument(
+        "--test",
+        choices=["ttest", "wilcoxon"],
+        default="ttest",
+        help="paired test of summary.md (default ttest)",
+    )
+    report.add_argument(
+        "--alpha", type=float, default=0.05, help="significance level after Holm (default 0.05)"
+    )
+    report.add_argument(
+        "--pairing",
+        choices=["seed", "seed_budget"],
+        default="seed",
+        help="pair by seed on the AULC (default) or by (seed, budget) on the Dice",
+    )
+    report.add_argument(
+        "--budget", help="budget of the qualitative figures, e.g. 0.2 or 20%% (default: middle)"
+    )
+    report.add_argument("--seed", type=int, default=0, help="seed of the qualitative figures (default 0)")
+    report.add_argument(
+        "--slices", type=int, default=4, help="test slices in the qualitative figures (default 4)"
+    )
     report.set_defaults(handler=_command_report)
 
     listing = commands.add_parser("list", help="show the registered strategies, datasets and models")

@@ -41,6 +41,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "augment": True,
         "amp": True,
         "channels_last": True,
+        "compile": False,
         "device": "auto",
         "eval_batch_size": 64,
         "warm_start": False,
@@ -55,10 +56,28 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "query": {"batch_size": 64, "reduction": "mean"},
     "strategies": {"names": []},
+    "snapshots": {"slices": 4, "seeds": [0]},
+    "executor": {
+        "name": "local",
+        "workers": 1,
+        "chains_per_gpu": 1,
+        "cpus_per_chain": 1.0,
+        "gpus_per_chain": 0.0,
+        "ray_address": "",
+    },
+    "grid": {"variants": {}, "budget": 0.0, "layout": "strategy_by_variant"},
 }
 
 #: Keys that may differ between invocations on one run folder (they select, not define, work).
-SELECTION_KEYS = ("protocol.seeds", "strategies.names", "data.cache", "data.cache_dir")
+SELECTION_KEYS = (
+    "protocol.seeds",
+    "strategies.names",
+    "data.cache",
+    "data.cache_dir",
+    "snapshots.slices",
+    "snapshots.seeds",
+    *(f"executor.{key}" for key in DEFAULTS["executor"]),
+)
 
 
 class ConfigError(ValueError):
@@ -176,12 +195,28 @@ def validate(config: dict) -> dict:
         for key, value in list(values.items()):
             if key in allowed and not isinstance(allowed[key], dict):
                 values[key] = _check_type(f"{section}.{key}", value, allowed[key])
+    _check_model(config["model"])
     names = config["strategies"]["names"]
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ConfigError(f"strategies.names must be a list of strategy names, got {names!r}")
     for name in names:
         STRATEGIES.get(name)  # raises with the list of registered names
     return config
+
+
+def _check_model(model: dict) -> None:
+    """Catch an impossible ``[model]`` before any data is loaded or a model trained."""
+    from alstrategies.models import HEADS
+    from alstrategies.registry import MODELS
+    from alstrategies.sbcal.network import ASR_VARIANTS
+
+    MODELS.get(model["backbone"])  # raises with the list of registered backbones
+    if model["heads"] not in HEADS:
+        raise ConfigError(f"model.heads = {model['heads']!r} is not one of {HEADS}")
+    if model["asr"] not in ASR_VARIANTS:
+        raise ConfigError(f"model.asr = {model['asr']!r} is not one of {ASR_VARIANTS}")
+    if model["width"] < 1:
+        raise ConfigError(f"model.width must be a positive channel count, got {model['width']}")
 
 
 def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -> dict:

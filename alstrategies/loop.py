@@ -4,6 +4,11 @@ For every seed the initial labeled set, the round-0 model and the 100 % model ar
 strategies. Each (strategy, seed) chain then alternates query -> annotate -> retrain until the
 final budget; every round is written atomically as soon as it completes, and a re-run skips
 what is already recorded.
+
+The work is split into :class:`WorkUnit` s -- ``round0`` and ``full`` per seed, ``chain`` per
+(strategy, seed) -- that depend only on their seed's ``round0`` and talk to each other only
+through the run folder, so an executor may run them in any order that respects that, in this
+process, in worker processes (:func:`run_unit`) or on a Ray cluster, with identical results.
 """
 
 from __future__ import annotations
@@ -12,11 +17,13 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal, Protocol
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 from tqdm.auto import tqdm
 
 from alstrategies.config import ConfigError, differences, fill_defaults, fingerprint, strategy_options
@@ -27,9 +34,9 @@ from alstrategies.models import build_criterion, build_model
 from alstrategies.protocol import Budget, budget_schedule, derive_rng, derive_seed, initial_labeled_set
 from alstrategies.records import RunLayout, atomic_write_text, read_record, write_record, write_results
 from alstrategies.registry import STRATEGIES
-from alstrategies.strategy import QueryContext, QueryStrategy
+from alstrategies.strategy import QueryContext, QueryResult, QueryStrategy
 from alstrategies.training.trainer import TrainConfig, Trainer
-from alstrategies.types import SegmentationData
+from alstrategies.types import SegmentationData, Volume
 
 log = logging.getLogger("alstrategies")
 
@@ -42,6 +49,93 @@ class RunFolderMismatch(RuntimeError):
 class TrainedRound:
     model: torch.nn.Module
     record: dict
+
+
+@dataclass(frozen=True)
+class WorkUnit:
+    """One schedulable piece of a run: a seed's ``round0`` or ``full`` model, or a ``chain``.
+
+    A chain (strategy, seed) needs its seed's ``round0``; ``full`` needs it too (for the warm
+    start); ``round0`` needs nothing.
+    """
+
+    kind: Literal["round0", "full", "chain"]
+    seed: int
+    strategy: str = ""
+
+    @property
+    def label(self) -> str:
+        return (
+            f"{self.strategy} seed {self.seed}" if self.kind == "chain" else f"seed {self.seed} {self.kind}"
+        )
+
+
+@dataclass(frozen=True)
+class WorkerSpec:
+    """Everything a worker process needs to rebuild the experiment (picklable)."""
+
+    config: dict
+    out_dir: str
+    strategies: tuple[str, ...]
+    seeds: tuple[int, ...]
+    threads: int = 0
+
+
+class Executor(Protocol):
+    """Runs the work units of an experiment (see ``benchmarks/executors``)."""
+
+    def execute(self, experiment: Experiment) -> None: ...
+
+
+@dataclass
+class ProgressTracker:
+    """Overall progress of a run: a tqdm bar with the time left, and ETA lines in run.log."""
+
+    total: int
+    done: int = 0
+    enabled: bool = True
+    started_at: float = field(default_factory=time.perf_counter)
+    _bar: tqdm | None = None
+    _resumed: int = 0
+
+    def start(self, already_done: int) -> None:
+        self.done = self._resumed = already_done
+        self.started_at = time.perf_counter()
+        self._bar = tqdm(
+            total=self.total, initial=already_done, desc="trainings", disable=not self.enabled, unit="model"
+        )
+
+    def eta_seconds(self) -> float | None:
+        """Time left at this session's rate (None before the first training of this session)."""
+        new = self.done - self._resumed
+        if new <= 0:
+            return None
+        return (time.perf_counter() - self.started_at) / new * (self.total - self.done)
+
+    def set(self, done: int, label: str = "") -> None:
+        """Move to ``done`` trainings finished (log a line when it changed); a tracker that was
+        never started (a worker process's) stays silent: the driver reports progress."""
+        if done == self.done or self._bar is None:
+            return
+        self._bar.update(done - self.done)
+        if label:
+            self._bar.set_postfix_str(label)
+        self.done = done
+        eta = self.eta_seconds()
+        log.info(
+            "progress %d/%d trainings%s%s",
+            done,
+            self.total,
+            f" ({label})" if label else "",
+            "" if eta is None else f", about {eta / 60:.1f} min left",
+        )
+
+    def advance(self, label: str) -> None:
+        self.set(self.done + 1, label)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
 
 
 def _atomic_torch_save(obj: object, path: Path) -> None:
@@ -129,10 +223,19 @@ class Experiment:
         self.pool_images = torch.from_numpy(self.data.pool_images).to(self.device)
         labels = torch.from_numpy(self.data.pool_labels.astype(np.int64)).to(self.device)
         self.targets = TargetCache(labels, self.data.num_classes)
-        self._bar: tqdm | None = None
+        self.progress_tracker = ProgressTracker(self.total_trainings(), enabled=progress)
+        snapshots = config.get("snapshots", {})
+        self.snapshot_seeds = set(snapshots.get("seeds", [0]))
+        self.snapshot_slices = (
+            choose_snapshot_slices(self.data.test_volumes, snapshots["slices"])
+            if snapshots.get("slices", 0) > 0
+            else None
+        )
+        self._log_handler: logging.Handler | None = None
 
     # -- run folder ------------------------------------------------------------------------
-    def _claim_folder(self) -> None:
+    def claim_folder(self) -> None:
+        """Write ``config.json`` (or check it against this config) and open ``run.log``."""
         self.layout.root.mkdir(parents=True, exist_ok=True)
         current = fingerprint(self.config)
         if self.layout.config.is_file():
@@ -146,11 +249,23 @@ class Experiment:
                 )
         else:
             atomic_write_text(self.layout.config, json.dumps(current, indent=1, sort_keys=True))
-        handler = logging.FileHandler(self.layout.root / "run.log")
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+        self.open_log()
+
+    def open_log(self) -> None:
+        """Append this process's log lines to the run folder's ``run.log``."""
+        if self._log_handler is not None:
+            return
+        handler = logging.FileHandler(self.layout.log)
+        handler.setFormatter(logging.Formatter(f"%(asctime)s %(levelname)s [{os.getpid()}] %(message)s"))
         log.addHandler(handler)
         log.setLevel(logging.INFO)
         self._log_handler = handler
+
+    def close_log(self) -> None:
+        if self._log_handler is not None:
+            log.removeHandler(self._log_handler)
+            self._log_handler.close()
+            self._log_handler = None
 
     # -- building blocks -------------------------------------------------------------------
     def _new_model(self, seed: int) -> torch.nn.Module:
@@ -211,25 +326,38 @@ class Experiment:
         return TrainedRound(model, record)
 
     def _advance(self, label: str) -> None:
-        if self._bar is not None:
-            self._bar.set_postfix_str(label)
-            self._bar.update(1)
+        self.progress_tracker.advance(label)
 
-    def _round0(self, seed: int, labeled: np.ndarray) -> TrainedRound:
+    def _round0_labeled(self, seed: int) -> np.ndarray:
+        return initial_labeled_set(self.data.pool_size, self.budgets[0].count, seed)
+
+    def run_round0(self, seed: int) -> None:
+        """Train, evaluate and checkpoint the round-0 model of ``seed`` (shared by all strategies)."""
         path = self.layout.shared(seed, "round0")
         checkpoint = self.layout.checkpoint("seed", seed, "round0")
-        record = read_record(path)
-        if record is not None and checkpoint.is_file():
-            model = self._new_model(seed).to(self.device)
-            model.load_state_dict(torch.load(checkpoint, map_location=self.device, weights_only=True))
-            return TrainedRound(model, record)
-        trained = self._train_and_evaluate(seed, labeled, "round0")
+        if read_record(path) is not None and checkpoint.is_file():
+            return
+        trained = self._train_and_evaluate(seed, self._round0_labeled(seed), "round0")
         trained.record.update(round=0, budget=self.budgets[0].fraction)
         _atomic_torch_save(trained.model.state_dict(), checkpoint)
         write_record(path, trained.record)
-        return trained
+        self._advance(f"seed {seed} round 0")
 
-    def _full(self, seed: int) -> None:
+    def _load_round0(self, seed: int) -> TrainedRound:
+        """The round-0 model and record of ``seed``, always read back from the run folder, so
+        that every executor queries the very same weights."""
+        record = read_record(self.layout.shared(seed, "round0"))
+        checkpoint = self.layout.checkpoint("seed", seed, "round0")
+        if record is None or not checkpoint.is_file():
+            raise RuntimeError(
+                f"seed {seed}: the round-0 model ({checkpoint}) is missing; run its round0 unit first"
+            )
+        model = self._new_model(seed).to(self.device)
+        model.load_state_dict(torch.load(checkpoint, map_location=self.device, weights_only=True))
+        return TrainedRound(model, record)
+
+    def run_full(self, seed: int) -> None:
+        """Train and evaluate the 100 % model of ``seed`` (shared by all strategies)."""
         path = self.layout.shared(seed, "full")
         if read_record(path) is not None:
             return
@@ -237,6 +365,7 @@ class Experiment:
         trained = self._train_and_evaluate(seed, everything, "full", init=self._warm_start_state("", seed, 0))
         trained.record.update(round=len(self.budgets), budget=1.0)
         write_record(path, trained.record)
+        self._advance(f"seed {seed} full")
 
     def _query(
         self,
@@ -247,7 +376,7 @@ class Experiment:
         round_index: int,
         labeled: np.ndarray,
         k: int,
-    ) -> tuple[dict, float]:
+    ) -> tuple[dict, float, QueryResult]:
         unlabeled = np.setdiff1d(np.arange(self.data.pool_size), labeled)
         context = QueryContext(
             model=model,
@@ -270,13 +399,34 @@ class Experiment:
                 "score": result.scores,
                 **{key: value for key, value in result.details.items()},
             }
-        return out, seconds
+        return out, seconds, result
 
-    def _chain(self, name: str, seed: int, round0: TrainedRound) -> None:
+    def _write_snapshot(
+        self, name: str, seed: int, round_index: int, model: torch.nn.Module, query: QueryResult | None
+    ) -> None:
+        """Predictions on the fixed snapshot slices (and for SBC-AL its SFP output and the pool
+        images of highest and lowest CS) for the report's qualitative figures."""
+        from alstrategies.report.snapshots import save_snapshot
+
+        arrays = snapshot_arrays(model, self.data.test_volumes, self.snapshot_slices, self.device)
+        if name == "sbc_al" and query is not None and query.scores is not None:
+            order = np.argsort(-query.scores, kind="stable")
+            count = min(4, len(order))
+            for which, rows in (("high", order[:count]), ("low", order[::-1][:count])):
+                pool_rows = torch.as_tensor(query.candidates[rows], device=self.device)
+                arrays[f"cs_{which}_images"] = self.pool_images[pool_rows, 0].float().cpu().numpy()
+                arrays[f"cs_{which}_scores"] = query.scores[rows].astype(np.float64)
+        save_snapshot(self.layout.snapshot(name, seed, round_index), **arrays)
+
+    def run_chain(self, name: str, seed: int) -> None:
+        """Query, annotate and retrain strategy ``name`` from its seed's round 0 to the last
+        budget, skipping the rounds already recorded."""
         strategy = self.strategies[name]
-        labeled = round0.record["labeled"]
-        labeled = np.asarray(labeled, dtype=np.int64)
         last = len(self.budgets) - 1
+        if read_record(self.layout.strategy_round(name, seed, last)) is not None:
+            return
+        round0 = self._load_round0(seed)
+        labeled = np.asarray(round0.record["labeled"], dtype=np.int64)
         for budget in self.budgets:
             r = budget.round
             path = self.layout.strategy_round(name, seed, r)
@@ -285,8 +435,6 @@ class Experiment:
                 labeled = np.union1d(
                     np.asarray(done["labeled"], dtype=np.int64), np.asarray(done["queried"], dtype=np.int64)
                 )
-                if r > 0:
-                    self._advance(f"{name} seed {seed} round {r} (done)")
                 continue
             if len(labeled) != budget.count:
                 raise RuntimeError(
@@ -309,11 +457,14 @@ class Experiment:
             }
             record["labeled"] = np.sort(labeled)
             record["queried"] = np.zeros(0, dtype=np.int64)
+            query_result = None
             if r < last:
                 k = self.budgets[r + 1].count - budget.count
-                query, seconds = self._query(strategy, name, trained.model, seed, r, labeled, k)
+                query, seconds, query_result = self._query(strategy, name, trained.model, seed, r, labeled, k)
                 record.update(query)
                 record["query_seconds"] = seconds
+            if seed in self.snapshot_seeds and self.snapshot_slices is not None:
+                self._write_snapshot(name, seed, r, trained.model, query_result)
             write_record(path, record)
             write_results(self.layout, self.data.class_names, self.config["protocol"]["include_full"])
             labeled = np.union1d(labeled, record["queried"])
@@ -346,11 +497,56 @@ class Experiment:
         )
         return per_seed * len(self.seeds)
 
-    def run(self):
-        """Run (or resume) every chain; returns the results table."""
-        self._claim_folder()
+    def completed_trainings(self) -> int:
+        """Trainings of this run's seeds and strategies already recorded in the folder."""
+        done = 0
+        for seed in self.seeds:
+            done += self.layout.shared(seed, "round0").is_file()
+            if self.config["protocol"]["include_full"]:
+                done += self.layout.shared(seed, "full").is_file()
+            for name in self.strategy_names:
+                done += sum(
+                    self.layout.strategy_round(name, seed, b.round).is_file() for b in self.budgets[1:]
+                )
+        return done
+
+    # -- scheduling ------------------------------------------------------------------------
+    def units(self) -> list[WorkUnit]:
+        """Every unit of the run, in the order the in-process executor runs them."""
+        units: list[WorkUnit] = []
+        for seed in self.seeds:
+            units.append(WorkUnit("round0", seed))
+            if self.config["protocol"]["include_full"]:
+                units.append(WorkUnit("full", seed))
+            units.extend(WorkUnit("chain", seed, name) for name in self.strategy_names)
+        return units
+
+    def run_unit(self, unit: WorkUnit) -> None:
+        if unit.kind == "round0":
+            self.run_round0(unit.seed)
+        elif unit.kind == "full":
+            self.run_full(unit.seed)
+        else:
+            self.run_chain(unit.strategy, unit.seed)
+
+    def worker_spec(self, threads: int = 0) -> WorkerSpec:
+        return WorkerSpec(
+            config=self.config,
+            out_dir=str(self.layout.root.resolve()),
+            strategies=tuple(self.strategy_names),
+            seeds=tuple(self.seeds),
+            threads=threads,
+        )
+
+    def results(self):
+        """Write and return ``results.csv`` from the records in the folder."""
+        return write_results(self.layout, self.data.class_names, self.config["protocol"]["include_full"])
+
+    def run(self, executor: Executor | None = None):
+        """Run (or resume) every unit, here or with ``executor``; returns the results table."""
+        self.claim_folder()
         log.info(
-            "run %s: dataset %s (%d pool images, %d test volumes), strategies %s, seeds %s, device %s",
+            "run %s: dataset %s (%d pool images, %d test volumes), strategies %s, seeds %s, device %s, %s",
             self.layout.root,
             self.data.name,
             self.data.pool_size,
@@ -358,22 +554,77 @@ class Experiment:
             self.strategy_names,
             self.seeds,
             self.device,
+            f"executor {type(executor).__name__}" if executor is not None else "in this process",
         )
-        self._bar = tqdm(
-            total=self.total_trainings(), desc="trainings", disable=not self.progress, unit="model"
-        )
+        self.progress_tracker.start(self.completed_trainings())
         try:
-            for seed in self.seeds:
-                labeled = initial_labeled_set(self.data.pool_size, self.budgets[0].count, seed)
-                round0 = self._round0(seed, labeled)
-                self._advance(f"seed {seed} round 0")
-                if self.config["protocol"]["include_full"]:
-                    self._full(seed)
-                    self._advance(f"seed {seed} full")
-                for name in self.strategy_names:
-                    self._chain(name, seed, round0)
+            if executor is None:
+                for unit in self.units():
+                    self.run_unit(unit)
+            else:
+                executor.execute(self)
         finally:
-            self._bar.close()
-            log.removeHandler(self._log_handler)
-            self._log_handler.close()
-        return write_results(self.layout, self.data.class_names, self.config["protocol"]["include_full"])
+            self.progress_tracker.close()
+            self.close_log()
+        return self.results()
+
+
+def choose_snapshot_slices(volumes: list[Volume], count: int) -> list[tuple[int, int]]:
+    """``count`` (volume, slice) pairs for qualitative figures: volumes spread evenly over the
+    test set, in each the slice with the most foreground (deterministic)."""
+    if not volumes or count <= 0:
+        return []
+    picks = np.unique(np.linspace(0, len(volumes) - 1, min(count, len(volumes))).round().astype(int))
+    chosen = []
+    for v in picks:
+        foreground = (volumes[v].label > 0).reshape(volumes[v].label.shape[0], -1).sum(axis=1)
+        chosen.append((int(v), int(np.argmax(foreground))))
+    return chosen
+
+
+def snapshot_arrays(
+    model: torch.nn.Module, volumes: list[Volume], slices: list[tuple[int, int]], device: torch.device
+) -> dict[str, np.ndarray]:
+    """Images, labels (nearest-zoomed to the working size), predictions, and the coarse
+    prediction and SFP distance maps when the network has them, on the chosen slices."""
+    images = np.stack([volumes[v].image[z] for v, z in slices]).astype(np.float32)
+    size = images.shape[-2:]
+    labels = torch.stack([torch.from_numpy(volumes[v].label[z].astype(np.uint8)) for v, z in slices])
+    labels = F.interpolate(labels[:, None].float(), size=size, mode="nearest")[:, 0].to(torch.uint8)
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():
+            output = model(torch.from_numpy(images)[:, None].to(device))
+    finally:
+        model.train(was_training)
+    arrays = {
+        "images": images,
+        "labels": labels.numpy(),
+        "prediction": output.logits.argmax(dim=1).to(torch.uint8).cpu().numpy(),
+        "slice_names": np.array([f"{volumes[v].name}:{z}" for v, z in slices]),
+    }
+    if output.coarse_logits is not output.logits:
+        arrays["coarse"] = output.coarse_logits.argmax(dim=1).to(torch.uint8).cpu().numpy()
+    if output.distance is not None:
+        arrays["distance"] = output.distance.float().cpu().numpy().astype(np.float16)
+    return arrays
+
+
+def run_unit(spec: WorkerSpec, unit: WorkUnit, *dependencies: object) -> str:
+    """Run one unit in a worker process (local pool or Ray task); ``dependencies`` only order it.
+
+    The experiment is rebuilt from ``spec`` (datasets come from the on-disk cache); results go
+    to the run folder through the same atomic records as in-process runs. Returns the label.
+    """
+    if spec.threads > 0:
+        torch.set_num_threads(spec.threads)
+    experiment = Experiment(
+        spec.config, spec.out_dir, strategies=list(spec.strategies), seeds=list(spec.seeds), progress=False
+    )
+    experiment.open_log()
+    try:
+        experiment.run_unit(unit)
+    finally:
+        experiment.close_log()
+    return unit.label

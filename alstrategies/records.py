@@ -7,7 +7,10 @@ Layout of a run folder::
     shared/seed<S>/full.json             the 100 % model of seed S
     strategies/<name>/seed<S>/round<R>.json
     checkpoints/                         model weights needed to resume (never committed)
-    results.csv                          one row per (strategy, seed, round)
+    snapshots/                           predictions on a few test slices (qualitative figures)
+    results.csv                          one row per (strategy, seed, round): metrics only, so
+                                         the same config gives a byte-identical file
+    timings.csv                          the same rows with train/query/eval seconds
 """
 
 from __future__ import annotations
@@ -31,11 +34,13 @@ BASE_COLUMNS = [
     "fraction",
     "dice",
     "hd95",
-    "train_seconds",
-    "query_seconds",
-    "eval_seconds",
     "iterations",
 ]
+
+#: Wall-clock columns, kept out of ``results.csv`` (they differ between runs) in ``timings.csv``.
+TIMING_COLUMNS = ["train_seconds", "query_seconds", "eval_seconds"]
+#: The columns that identify a row.
+KEY_COLUMNS = ["strategy", "seed", "round", "budget"]
 
 
 def _jsonable(value: Any) -> Any:
@@ -97,6 +102,17 @@ class RunLayout:
     def results(self) -> Path:
         return self.root / "results.csv"
 
+    @property
+    def timings(self) -> Path:
+        return self.root / "timings.csv"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "run.log"
+
+    def snapshot(self, name: str, seed: int, round_index: int) -> Path:
+        return self.root / "snapshots" / name / f"seed{seed}" / f"round{round_index}.npz"
+
     def shared(self, seed: int, which: str) -> Path:
         return self.root / "shared" / f"seed{seed}" / f"{which}.json"
 
@@ -112,7 +128,7 @@ class RunLayout:
 
 def metric_row(record: dict, class_names: list[str]) -> dict:
     """A results.csv row from a record."""
-    row = {key: record.get(key) for key in BASE_COLUMNS}
+    row = {key: record.get(key) for key in BASE_COLUMNS + TIMING_COLUMNS}
     for name, dice, hd in zip(class_names, record["dice_per_class"], record["hd95_per_class"]):
         row[f"dice_{name}"] = dice
         row[f"hd95_{name}"] = hd
@@ -132,14 +148,19 @@ def collect_results(layout: RunLayout, class_names: list[str], include_full: boo
             full = read_record(layout.shared(seed, "full"))
             if full is not None:
                 rows.append(metric_row({**full, "strategy": strategy, "query_seconds": 0.0}, class_names))
-    columns = BASE_COLUMNS + [f"{m}_{n}" for m in ("dice", "hd95") for n in class_names]
+    columns = BASE_COLUMNS + [f"{m}_{n}" for m in ("dice", "hd95") for n in class_names] + TIMING_COLUMNS
     frame = pd.DataFrame(rows, columns=columns)
     if frame.empty:
         return frame
+    metrics = [c for c in columns if c.startswith(("dice", "hd95")) or c in TIMING_COLUMNS]
+    frame[metrics] = frame[metrics].astype(float)  # undefined metrics (None) become NaN
     return frame.sort_values(["strategy", "seed", "round"], kind="stable").reset_index(drop=True)
 
 
 def write_results(layout: RunLayout, class_names: list[str], include_full: bool = True) -> pd.DataFrame:
+    """Write ``results.csv`` (metrics) and ``timings.csv`` (seconds); return the metrics frame."""
     frame = collect_results(layout, class_names, include_full)
-    atomic_write_text(layout.results, frame.to_csv(index=False))
-    return frame
+    atomic_write_text(layout.timings, frame[KEY_COLUMNS + TIMING_COLUMNS].to_csv(index=False))
+    metrics = frame.drop(columns=TIMING_COLUMNS)
+    atomic_write_text(layout.results, metrics.to_csv(index=False))
+    return metrics

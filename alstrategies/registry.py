@@ -1,8 +1,9 @@
 """Name -> factory registries for strategies, datasets and models.
 
 Built-in entries register themselves with :meth:`Registry.register`; third-party packages (and
-``baselines``, which ``alstrategies`` never imports) register through the entry-point groups
-``alstrategies.strategies``, ``alstrategies.datasets`` and ``alstrategies.models``.
+``baselines`` and ``benchmarks``, which ``alstrategies`` never imports) register through the
+entry-point groups ``alstrategies.strategies``, ``alstrategies.datasets``,
+``alstrategies.models`` and ``alstrategies.executors``.
 """
 
 from __future__ import annotations
@@ -83,6 +84,7 @@ class Registry:
 STRATEGIES = Registry("strategy", "alstrategies.strategies")
 DATASETS = Registry("dataset", "alstrategies.datasets")
 MODELS = Registry("model", "alstrategies.models")
+EXECUTORS = Registry("executor", "alstrategies.executors")
 
 
 def create(registry: Registry, name: str, /, **options: Any) -> Any:

@@ -126,3 +126,23 @@ def test_full_epochs_factor_only_changes_the_full_model():
     assert config.num_iterations(100) == 20
     assert config.num_iterations(100, full=True) == 50
     assert TrainConfig(epochs=2, batch_size=10).num_iterations(100, full=True) == 20
+
+
+def test_compile_switch_is_ignored_on_the_cpu():
+    """``train.compile`` only acts on CUDA: on the CPU the trained weights are unchanged."""
+    import torch
+
+    from alstrategies.models import build_criterion, build_model
+    from alstrategies.training.trainer import TrainConfig, Trainer
+
+    images = torch.rand(8, 1, 32, 32)
+    labels = torch.randint(0, 4, (8, 32, 32))
+    weights = []
+    for compile_model in (False, True):
+        model = build_model({"width": 4, "heads": "plain"}, 4, seed=0)
+        config = TrainConfig(iterations=3, batch_size=4, compile=compile_model)
+        Trainer(config, torch.device("cpu")).fit(
+            model, images, {"labels": labels}, build_criterion({}, {}), 0
+        )
+        weights.append(model.state_dict())
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

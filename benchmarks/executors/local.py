@@ -1,0 +1,77 @@
+"""The local executor: units in this process, or in a pool of worker processes on one machine.
+
+With ``workers = 1`` on the CPU (the default) every unit runs in this process, in the order of
+:meth:`Experiment.units`. With several CPU workers, or on CUDA with ``chains_per_gpu`` chains
+packed on each visible GPU, units run in spawned worker processes (each pinned to one GPU,
+with ``cpu_count // slots`` threads unless ``train.threads`` is set) and report through the
+run folder. Small chains do not fill a large GPU; packing several is how the throughput of one
+card is used (``executor.chains_per_gpu``).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as futures
+import multiprocessing
+import os
+
+import torch
+
+from alstrategies.loop import Experiment, WorkUnit, run_unit
+from benchmarks.executors.scheduling import UnitScheduler
+
+_slot_counter = None
+
+
+def _assign_gpu(counter, gpus: int) -> None:
+    """Worker initialiser: pin this worker to one GPU (round robin) before CUDA starts."""
+    with counter.get_lock():
+        index = counter.value
+        counter.value += 1
+    if gpus > 0:
+        os.environ["CUDA_VISIBLE_DEVICES"] = str(index % gpus)
+
+
+class LocalExecutor:
+    """In-process, or a pool of ``workers`` processes (CPU) / ``chains_per_gpu`` per GPU (CUDA)."""
+
+    def __init__(self, workers: int = 1, chains_per_gpu: int = 1, **_other_executor_keys: object) -> None:
+        if workers < 1 or chains_per_gpu < 1:
+            raise ValueError(
+                f"executor.workers ({workers}) and executor.chains_per_gpu ({chains_per_gpu}) must be >= 1"
+            )
+        self.workers = workers
+        self.chains_per_gpu = chains_per_gpu
+
+    def slots(self, experiment: Experiment) -> tuple[int, int]:
+        """(number of worker processes, number of GPUs they share)."""
+        if experiment.device.type == "cuda":
+            gpus = torch.cuda.device_count()
+            return gpus * self.chains_per_gpu, gpus
+        return self.workers, 0
+
+    def execute(self, experiment: Experiment) -> None:
+        slots, gpus = self.slots(experiment)
+        if slots <= 1:
+            for unit in experiment.units():
+                experiment.run_unit(unit)
+            return
+        threads = experiment.train_config.threads or max(1, (os.cpu_count() or 1) // slots)
+        spec = experiment.worker_spec(threads)
+        context = multiprocessing.get_context("spawn")
+        counter = context.Value("i", 0)
+        with futures.ProcessPoolExecutor(
+            max_workers=slots, mp_context=context, initializer=_assign_gpu, initargs=(counter, gpus)
+        ) as pool:
+
+            def submit(unit: WorkUnit, _dependency: object | None) -> futures.Future:
+                return pool.submit(run_unit, spec, unit)
+
+            def wait(handles: list, timeout: float) -> tuple[list, list]:
+                done, not_done = futures.wait(handles, timeout=timeout, return_when=futures.FIRST_COMPLETED)
+                return list(done), list(not_done)
+
+            try:
+                UnitScheduler(experiment, submit, wait, lambda handle: handle.result()).run()
+            except BaseException:
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise

@@ -1,0 +1,67 @@
+"""Dependency-aware submission shared by the executors: a seed's ``round0`` first, then its
+``full`` model and its chains; progress polled from the run folder."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+from alstrategies.loop import Experiment, WorkUnit
+
+
+class UnitFailed(RuntimeError):
+    """A work unit raised in a worker; the message names the unit and the cause."""
+
+
+class UnitScheduler:
+    """Submit units as their dependencies finish and report progress while waiting.
+
+    ``submit(unit, dependency)`` starts a unit and returns a handle; ``dependency`` is the handle
+    of the seed's round0 (None for round0 itself) for executors that can chain handles (Ray),
+    and ``wait(handles, timeout)`` returns ``(finished, pending)``; ``result(handle)`` re-raises
+    a worker's exception.
+    """
+
+    def __init__(
+        self,
+        experiment: Experiment,
+        submit: Callable[[WorkUnit, object | None], object],
+        wait: Callable[[list[object], float], tuple[list[object], list[object]]],
+        result: Callable[[object], object],
+        chain_on_handles: bool = False,
+        poll_seconds: float = 2.0,
+    ) -> None:
+        self.experiment = experiment
+        self.submit = submit
+        self.wait = wait
+        self.result = result
+        self.chain_on_handles = chain_on_handles
+        self.poll_seconds = poll_seconds
+
+    def _dependents(self, seed: int) -> Iterable[WorkUnit]:
+        return (unit for unit in self.experiment.units() if unit.seed == seed and unit.kind != "round0")
+
+    def run(self) -> None:
+        experiment = self.experiment
+        pending: dict[object, WorkUnit] = {}
+        round0 = [unit for unit in experiment.units() if unit.kind == "round0"]
+        for unit in round0:
+            handle = self.submit(unit, None)
+            pending[handle] = unit
+            if self.chain_on_handles:  # Ray: dependents wait on the handle inside the cluster
+                for dependent in self._dependents(unit.seed):
+                    pending[self.submit(dependent, handle)] = dependent
+        try:
+            while pending:
+                finished, _ = self.wait(list(pending), self.poll_seconds)
+                for handle in finished:
+                    unit = pending.pop(handle)
+                    try:
+                        self.result(handle)
+                    except Exception as error:
+                        raise UnitFailed(f"{unit.label} failed in a worker: {error}") from error
+                    if unit.kind == "round0" and not self.chain_on_handles:
+                        for dependent in self._dependents(unit.seed):
+                            pending[self.submit(dependent, None)] = dependent
+                experiment.progress_tracker.set(experiment.completed_trainings())
+        finally:
+            experiment.progress_tracker.set(experiment.completed_trainings())
