@@ -60,6 +60,13 @@ def benchmark_acdc(session: nox.Session) -> None:
 
 
 @nox.session
+def benchmark_acdc_quick(session: nox.Session) -> None:
+    """Real ACDC on a 2-core CPU in under 30 minutes (48 x 48, 3 seeds, 3 budgets + 100 %):
+    checks the pipeline on real scans; it cannot rank strategies."""
+    _benchmark(session, "benchmarks/configs/acdc_quick.toml", "results/acdc_quick")
+
+
+@nox.session
 def benchmark_kits19(session: nox.Session) -> None:
     """The paper protocol on KiTS19 (GPU work): pass the data with ALSTRATEGIES_KITS19_ROOT or
     ``-- --data PATH``; ``-- --set ...`` shortens it for a CPU check."""

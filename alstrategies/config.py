@@ -56,7 +56,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
     },
     "query": {"batch_size": 64, "reduction": "mean"},
     "strategies": {"names": []},
-    "snapshots": {"slices": 4, "seeds": [0]},
+    "snapshots": {"slices": 4, "seeds": [0], "checkpoints": False},
     "executor": {
         "name": "local",
         "workers": 1,
@@ -76,6 +76,7 @@ SELECTION_KEYS = (
     "data.cache_dir",
     "snapshots.slices",
     "snapshots.seeds",
+    "snapshots.checkpoints",
     *(f"executor.{key}" for key in DEFAULTS["executor"]),
 )
 

@@ -225,6 +225,7 @@ class Experiment:
         self.targets = TargetCache(labels, self.data.num_classes)
         self.progress_tracker = ProgressTracker(self.total_trainings(), enabled=progress)
         snapshots = config.get("snapshots", {})
+        self.keep_checkpoints = bool(snapshots.get("checkpoints", False))
         self.snapshot_seeds = set(snapshots.get("seeds", [0]))
         self.snapshot_slices = (
             choose_snapshot_slices(self.data.test_volumes, snapshots["slices"])
@@ -314,6 +315,7 @@ class Experiment:
             "dice_per_class": result.dice_per_class,
             "hd95_per_class": result.hd95_per_class,
             "dice_per_volume": result.dice_per_volume,
+            "torch_threads": torch.get_num_threads(),
             "train_seconds": stats.seconds,
             "eval_seconds": time.perf_counter() - start,
             "iterations": stats.iterations,
@@ -445,7 +447,7 @@ class Experiment:
             else:
                 init = self._warm_start_state(name, seed, r - 1)
                 trained = self._train_and_evaluate(seed, labeled, f"{name} round{r}", init=init)
-                if self.train_config.warm_start and r < last:
+                if (self.train_config.warm_start and r < last) or self.keep_checkpoints:
                     checkpoint = self.layout.checkpoint(name, "seed", seed, f"round{r}")
                     _atomic_torch_save(trained.model.state_dict(), checkpoint)
             record = {
@@ -468,7 +470,7 @@ class Experiment:
             write_record(path, record)
             write_results(self.layout, self.data.class_names, self.config["protocol"]["include_full"])
             labeled = np.union1d(labeled, record["queried"])
-            if self.train_config.warm_start and r > 1:
+            if self.train_config.warm_start and r > 1 and not self.keep_checkpoints:
                 self.layout.checkpoint(name, "seed", seed, f"round{r - 1}").unlink(missing_ok=True)
             if r > 0:
                 self._advance(f"{name} seed {seed} round {r}")
@@ -546,7 +548,8 @@ class Experiment:
         """Run (or resume) every unit, here or with ``executor``; returns the results table."""
         self.claim_folder()
         log.info(
-            "run %s: dataset %s (%d pool images, %d test volumes), strategies %s, seeds %s, device %s, %s",
+            "run %s: dataset %s (%d pool images, %d test volumes), strategies %s, seeds %s, device %s "
+            "(%d torch threads), %s",
             self.layout.root,
             self.data.name,
             self.data.pool_size,
@@ -554,6 +557,7 @@ class Experiment:
             self.strategy_names,
             self.seeds,
             self.device,
+            torch.get_num_threads(),
             f"executor {type(executor).__name__}" if executor is not None else "in this process",
         )
         self.progress_tracker.start(self.completed_trainings())

@@ -180,3 +180,33 @@ def test_target_cache_computes_each_distance_map_once(monkeypatch):
     assert calls == [2, 1]  # only image 4 was new the second time
     assert torch.equal(second[:2], first.flip(0))
     assert torch.allclose(second, original(labels[[3, 1, 4]], 4).float())
+
+
+def test_every_round_checkpoint_is_kept_on_request(tiny_config, tmp_path):
+    import torch
+
+    _run(tiny_config("snapshots.checkpoints=true"), tmp_path)
+    kept = sorted(p.name for p in (tmp_path / "checkpoints").glob("*.pt"))
+    assert kept == ["random_seed_0_round1.pt", "random_seed_0_round2.pt", "seed_0_round0.pt"]
+    state = torch.load(tmp_path / "checkpoints" / "random_seed_0_round2.pt", weights_only=True)
+    assert all(torch.isfinite(v).all() for v in state.values() if v.is_floating_point())
+
+
+def test_snapshots_hold_the_fixed_slices_and_sbc_al_outputs(tiny_config, tmp_path):
+    from alstrategies.report.snapshots import load_snapshot
+
+    _run(tiny_config("model.heads=sbc", "snapshots.slices=2"), tmp_path, strategies=["sbc_al", "random"])
+    layout = RunLayout(tmp_path)
+    first = load_snapshot(layout.snapshot("sbc_al", 0, 0))
+    other = load_snapshot(layout.snapshot("random", 0, 2))
+    assert first["images"].shape == (2, 32, 32) and first["distance"].shape == (2, 3, 32, 32)
+    assert np.array_equal(first["images"], other["images"])  # the same slices everywhere
+    assert list(first["slice_names"]) == list(other["slice_names"])
+    assert set(np.unique(first["prediction"])) <= {0, 1, 2, 3} and "coarse" in first
+    # the highest- and lowest-CS pool images of the query, scores in order
+    record = read_record(layout.strategy_round("sbc_al", 0, 0))
+    scores = np.sort(np.asarray(record["scores"]["score"]))
+    assert np.allclose(first["cs_high_scores"], scores[::-1][:4])
+    assert np.allclose(first["cs_low_scores"], scores[:4])
+    assert "cs_high_images" not in load_snapshot(layout.snapshot("sbc_al", 0, 2))  # no query at the end
+    assert not (tmp_path / "snapshots" / "random" / "seed1").exists()
