@@ -19,8 +19,8 @@ import copy
 import json
 from pathlib import Path
 
+from alstrategies.atomic import atomic_write_text
 from alstrategies.config import DEFAULTS, ConfigError, set_key, validate
-from alstrategies.records import atomic_write_text
 
 LAYOUTS = ("variant_by_class", "strategy_by_variant")
 

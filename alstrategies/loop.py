@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal, Protocol
@@ -26,13 +27,14 @@ import torch
 from torch.nn import functional as F
 from tqdm.auto import tqdm
 
+from alstrategies.atomic import atomic_stream, atomic_write_text
 from alstrategies.config import ConfigError, differences, fill_defaults, fingerprint, strategy_options
 from alstrategies.data import load_dataset
 from alstrategies.device import configure_threads, resolve_device
 from alstrategies.evaluation import evaluate
 from alstrategies.models import build_criterion, build_model
 from alstrategies.protocol import Budget, budget_schedule, derive_rng, derive_seed, initial_labeled_set
-from alstrategies.records import RunLayout, atomic_write_text, read_record, write_record, write_results
+from alstrategies.records import RunLayout, read_record, write_record, write_results
 from alstrategies.registry import STRATEGIES
 from alstrategies.strategy import QueryContext, QueryResult, QueryStrategy
 from alstrategies.training.trainer import TrainConfig, Trainer
@@ -139,10 +141,8 @@ class ProgressTracker:
 
 
 def _atomic_torch_save(obj: object, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    torch.save(obj, temporary)
-    os.replace(temporary, path)
+    with atomic_stream(path) as stream:
+        torch.save(obj, stream)
 
 
 class TargetCache:
@@ -220,7 +220,9 @@ class Experiment:
         )
         self.trainer = Trainer(self.train_config, self.device)
         self.criterion = build_criterion(config["model"], config["loss"])
-        self.pool_images = torch.from_numpy(self.data.pool_images).to(self.device)
+        with warnings.catch_warnings():  # a memory-mapped cache is read-only; the pool is never written
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            self.pool_images = torch.from_numpy(self.data.pool_images).to(self.device)
         labels = torch.from_numpy(self.data.pool_labels.astype(np.int64)).to(self.device)
         self.targets = TargetCache(labels, self.data.num_classes)
         self.progress_tracker = ProgressTracker(self.total_trainings(), enabled=progress)
@@ -593,8 +595,12 @@ def snapshot_arrays(
     prediction and SFP distance maps when the network has them, on the chosen slices."""
     images = np.stack([volumes[v].image[z] for v, z in slices]).astype(np.float32)
     size = images.shape[-2:]
-    labels = torch.stack([torch.from_numpy(volumes[v].label[z].astype(np.uint8)) for v, z in slices])
-    labels = F.interpolate(labels[:, None].float(), size=size, mode="nearest")[:, 0].to(torch.uint8)
+    labels = torch.cat(  # labels are at each volume's original size: zoom them one by one
+        [
+            F.interpolate(torch.from_numpy(volumes[v].label[z][None, None].astype(np.float32)), size=size)[0]
+            for v, z in slices
+        ]
+    ).to(torch.uint8)
     was_training = model.training
     model.eval()
     try:

@@ -210,3 +210,29 @@ def test_snapshots_hold_the_fixed_slices_and_sbc_al_outputs(tiny_config, tmp_pat
     assert np.allclose(first["cs_low_scores"], scores[:4])
     assert "cs_high_images" not in load_snapshot(layout.snapshot("sbc_al", 0, 2))  # no query at the end
     assert not (tmp_path / "snapshots" / "random" / "seed1").exists()
+
+
+def test_snapshot_labels_of_volumes_with_different_original_sizes():
+    """Real datasets evaluate at each volume's own size: the snapshot zooms every label to the
+    working size (nearest), whatever the sizes."""
+    import torch
+
+    from alstrategies.loop import choose_snapshot_slices, snapshot_arrays
+    from alstrategies.models import build_model
+    from alstrategies.types import Volume
+
+    rng = np.random.default_rng(0)
+    volumes = []
+    for name, (h, w) in (("a", (32, 24)), ("b", (20, 40))):
+        label = np.zeros((3, h, w), np.uint8)
+        label[1, : h // 2, : w // 2] = 2  # slice 1 has the most foreground: the top-left quarter
+        volumes.append(Volume(name, rng.random((3, 16, 16)).astype(np.float32), label))
+    slices = choose_snapshot_slices(volumes, 2)
+    assert slices == [(0, 1), (1, 1)]
+    model = build_model({"width": 4, "heads": "plain"}, 4, seed=0)
+    arrays = snapshot_arrays(model, volumes, slices, torch.device("cpu"))
+    assert arrays["labels"].shape == (2, 16, 16) and arrays["prediction"].shape == (2, 16, 16)
+    expected = np.zeros((16, 16), np.uint8)
+    expected[:8, :8] = 2
+    assert np.array_equal(arrays["labels"][0], expected) and np.array_equal(arrays["labels"][1], expected)
+    assert list(arrays["slice_names"]) == ["a:1", "b:1"]

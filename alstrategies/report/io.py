@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from alstrategies.records import atomic_write_text
+from alstrategies.atomic import atomic_stream, atomic_write_text
 
 __all__ = ["atomic_write_text", "save_figure", "write_csv"]
 
@@ -18,19 +16,10 @@ def save_figure(figure: Figure, path: str | Path, dpi: int | None = None) -> Pat
     """Save ``figure`` to ``path`` (format from the suffix) through a temporary file and
     ``os.replace``. PDF files carry no creation date, so equal figures give equal files."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     suffix = path.suffix.lower().lstrip(".")
     metadata = {"CreationDate": None} if suffix == "pdf" else None
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            figure.savefig(stream, format=suffix, dpi=dpi, metadata=metadata)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_stream(path) as stream:
+        figure.savefig(stream, format=suffix, dpi=dpi, metadata=metadata)
     return path
 
 

@@ -21,13 +21,13 @@ seed and round; ``m`` pool images)::
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from alstrategies.atomic import atomic_stream
 
 __all__ = [
     "SNAPSHOT_KEYS",
@@ -172,17 +172,8 @@ def save_snapshot(
         },
         source=str(path),
     )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            np.savez_compressed(stream, **arrays)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    with atomic_stream(path) as stream:
+        np.savez_compressed(stream, **arrays)
     return path
 
 

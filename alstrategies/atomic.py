@@ -1,0 +1,39 @@
+"""Atomic file writes: readers see the old file or the new one, never half of one.
+
+Everything a run or a report writes goes through :func:`atomic_stream`: the content is written
+to a temporary file in the target's folder, flushed to disk and renamed over the target; on
+any error (or a kill) the target is untouched and the temporary file is removed or left as an
+ignorable ``.<name>.*.tmp``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import BinaryIO
+
+
+@contextmanager
+def atomic_stream(path: str | Path) -> Iterator[BinaryIO]:
+    """A binary stream whose content replaces ``path`` when the block ends without error."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            yield stream
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    with atomic_stream(path) as stream:
+        stream.write(text.encode())
