@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import math
 
 import numpy as np
@@ -12,7 +13,15 @@ from torch import nn
 from alstrategies.models import build_model
 from alstrategies.strategy import QueryContext
 from alstrategies.types import ModelOutput
-from baselines.mean_std import MeanSTDStrategy, mc_dropout
+from baselines.mean_std import (
+    DropoutMasks,
+    MeanSTDStrategy,
+    Workspace,
+    cached_prefixes,
+    dropout_scale,
+    fast_dropout,
+    mc_dropout,
+)
 from baselines.uncertainty import (
     LeastConfidenceStrategy,
     MarginStrategy,
@@ -254,17 +263,23 @@ def _unet_context(model: nn.Module, batch_size: int = 5, n: int = 12) -> QueryCo
     )
 
 
-def _slow_mean_std(context: QueryContext, passes: int, seed: int) -> np.ndarray:
-    """Reference: store all T softmax maps of each batch, torch.std(unbiased=False), then means."""
+def _slow_mean_std(context: QueryContext, passes: int, seed: int, torch_dropout: bool = False) -> np.ndarray:
+    """Reference: store all T softmax maps of each batch, torch.std(unbiased=False), then means.
+
+    Plain module calls (no cached prefix, no workspace). The masks are those of the strategy
+    (``fast_dropout`` seeded alike, the same draw order: all passes of a batch, then the next),
+    or with ``torch_dropout`` torch's own ``nn.Dropout`` seeded with ``seed``.
+    """
     model = context.model
     model.eval()
     for module in model.modules():
         if isinstance(module, nn.Dropout):
             module.train()
     scores = []
-    with torch.random.fork_rng(devices=[]), torch.no_grad():
+    masks = contextlib.nullcontext() if torch_dropout else fast_dropout(model, seed)
+    with torch.random.fork_rng(devices=[]), torch.no_grad(), masks:
         torch.manual_seed(seed)
-        for _, images in context.batches():  # the same draw order: all passes of a batch, then the next
+        for _, images in context.batches():
             stack = torch.stack([torch.softmax(model(images).logits, dim=1) for _ in range(passes)])
             std = stack.std(dim=0, unbiased=False)  # population std over the passes
             scores.append(std.mean(dim=1).flatten(1).mean(dim=1))
@@ -279,6 +294,14 @@ def test_mean_std_equals_the_slow_reference(passes):
     reference = _slow_mean_std(_unet_context(_unet()), passes, seed=123)
     np.testing.assert_allclose(ours, reference, rtol=1e-4, atol=1e-7)
     assert (ours > 0).all()
+
+
+def test_mean_std_agrees_with_torch_dropout_in_distribution():
+    # other masks, the same estimator: with 64 passes both are within a few % of the expected std
+    ours = MeanSTDStrategy(passes=64).score_pool(_unet_context(_unet(), batch_size=64), seed=5)
+    torch_masks = _slow_mean_std(_unet_context(_unet(), batch_size=64), 64, seed=5, torch_dropout=True)
+    np.testing.assert_allclose(ours, torch_masks, rtol=0.08)
+    assert np.mean(ours) == pytest.approx(np.mean(torch_masks), rel=0.03)
 
 
 def test_mean_std_keeps_batchnorm_in_eval_mode():
@@ -357,3 +380,155 @@ def test_mean_std_without_dropout_warns():
 def test_mean_std_rejects_bad_pass_counts(passes):
     with pytest.raises(ValueError, match="passes"):
         MeanSTDStrategy(passes=passes)
+
+
+# -- Mean STD's CPU dropout --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("p", [0.05, 0.1, 0.2, 0.3, 0.37, 0.5, 0.9])
+def test_mean_std_fast_dropout_masks_match_nn_dropout(p):
+    n = 1 << 21
+    x = torch.randn(n, generator=torch.Generator().manual_seed(0))
+    x[x == 0] = 1.0  # a dropped element is then exactly the zeros
+    dropout = nn.Dropout(p).train()
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        theirs = dropout(x)
+    with fast_dropout(dropout, seed=0):
+        ours = dropout(x)
+    assert "forward" not in dropout.__dict__  # torch's forward is back
+    sigma = math.sqrt(p * (1 - p) / n)
+    for out in (ours, theirs):
+        kept = out != 0
+        # keep rate 1 - p; for p = 0.05 and 0.37 the 8-bit draws alone (12/256, 94/256 dropped)
+        # would miss it by 0.003, more than 8 sigma
+        assert kept.double().mean().item() == pytest.approx(1 - p, abs=6 * sigma)
+        # independent elements: neighbours are both kept with probability (1 - p)^2
+        both = (kept[:-1] & kept[1:]).double().mean().item()
+        assert both == pytest.approx((1 - p) ** 2, abs=8 * math.sqrt((1 - p) ** 2 / n))
+    # exact scaling: kept elements carry the very bits of nn.Dropout's kept elements
+    scale = torch.nn.functional.dropout(torch.ones(8), p, training=True).max()
+    assert dropout_scale(p) == scale.item()
+    assert torch.equal(ours[ours != 0], x[ours != 0] * scale)
+    assert torch.equal(theirs[theirs != 0], x[theirs != 0] * scale)
+    assert torch.equal(ours[ours == 0].abs(), torch.zeros(int((ours == 0).sum())))
+
+
+@pytest.mark.parametrize("p", [0.0, 1 / 256, 0.05, 0.3, 0.5, 0.999, 1.0])
+def test_mean_std_dropout_masks_split_is_exact(p):
+    a, q = DropoutMasks.split(p)
+    assert 0 <= q < 1
+    assert a / 256 + (1 - a / 256) * q == pytest.approx(p, abs=1e-15)
+
+
+def test_mean_std_sparse_hits_are_bernoulli():
+    masks = DropoutMasks(3)
+    n, q, rounds = 1_000_000, 0.003, 20
+    hit = np.zeros(n, dtype=np.int64)
+    for _ in range(rounds):
+        hits = masks.sparse_hits(n, q)
+        assert hits.dtype == np.int64 and hits.min() >= 0 and hits.max() < n
+        hit[np.unique(hits)] += 1
+    # every index hit with probability q: the hit count over all indices and rounds, and over
+    # the first and second half of the indices alike
+    sigma = math.sqrt(n * rounds * q * (1 - q))
+    assert hit.sum() == pytest.approx(n * rounds * q, abs=6 * sigma)
+    assert hit[: n // 2].sum() == pytest.approx(n * rounds * q / 2, abs=6 * sigma / math.sqrt(2))
+    assert masks.sparse_hits(n, 0.0).size == 0 and masks.sparse_hits(0, 0.5).size == 0
+    assert masks.sparse_hits(10, 1e-300).size == 0
+
+
+def test_mean_std_fast_dropout_is_deterministic_for_the_seed():
+    model = _unet()
+    images = _unet_context(model).pool_images[:4]
+
+    def passes(seed: int, torch_seed: int) -> list[torch.Tensor]:
+        torch.manual_seed(torch_seed)
+        with torch.no_grad(), mc_dropout(model), fast_dropout(model, seed):
+            outputs = [model(images).logits for _ in range(3)]
+        after = torch.rand(2)
+        torch.manual_seed(torch_seed)
+        assert torch.equal(torch.rand(2), after)  # torch's generator was not used
+        return outputs
+
+    first, again, other = passes(7, 0), passes(7, 1), passes(8, 0)
+    assert all(torch.equal(a, b) for a, b in zip(first, again, strict=True))
+    assert not any(torch.equal(a, b) for a, b in zip(first, other, strict=True))
+    assert not torch.equal(first[0], first[1])
+
+
+def test_mean_std_fast_dropout_keeps_torch_semantics_elsewhere():
+    x = torch.randn(64, 8)
+    identity = nn.Sequential(nn.Dropout(0.0).train(), nn.Dropout(0.5).eval())
+    everything = nn.Dropout(1.0).train()
+    channels = nn.Dropout2d(0.5).train()
+    with fast_dropout(identity, 0), fast_dropout(everything, 0), fast_dropout(channels, 0):
+        assert torch.equal(identity(x), x)  # p = 0 and eval mode: the identity
+        assert torch.equal(everything(x), torch.zeros_like(x))  # p = 1: zeros
+        assert "forward" not in channels.__dict__  # channel dropout keeps torch's kernel
+    inplace, out_of_place = nn.Dropout(0.5, inplace=True).train(), nn.Dropout(0.5).train()
+    y = x.clone()
+    with fast_dropout(inplace, 4):
+        assert inplace(y) is y  # in place, like torch's inplace dropout
+    with fast_dropout(out_of_place, 4):
+        assert torch.equal(out_of_place(x), y)  # the same seed, the same values
+    assert not torch.equal(y, x)
+
+
+def test_mean_std_caches_the_first_block_head_once_per_batch():
+    model = _unet()
+    context = _unet_context(model, batch_size=5)  # 10 unlabeled images: 2 batches
+    first_conv = model.backbone.encoder.blocks[0][0]
+    second_conv = model.backbone.encoder.blocks[0][4]
+    calls = {"first": 0, "second": 0}
+    hooks = [
+        first_conv.register_forward_hook(lambda *_: calls.__setitem__("first", calls["first"] + 1)),
+        second_conv.register_forward_hook(lambda *_: calls.__setitem__("second", calls["second"] + 1)),
+    ]
+    MeanSTDStrategy(passes=5).query(context, 2, np.random.default_rng(0))
+    for hook in hooks:
+        hook.remove()
+    assert calls == {"first": 2, "second": 10}  # conv-BN-act before the dropout: once per batch
+    assert not any("forward" in module.__dict__ for module in model.modules())
+
+
+def test_mean_std_cached_prefix_only_reuses_the_same_input():
+    model = _unet()
+    images = _unet_context(model).pool_images[:3]
+    with torch.no_grad(), mc_dropout(model):
+        with fast_dropout(model, 0), cached_prefixes(model, Workspace()) as blocks:
+            assert blocks == list(model.backbone.encoder.blocks)  # switched; reused: same input only
+            cached = [model(images).logits for _ in range(2)] + [model(images + 0).logits]
+        with fast_dropout(model, 0):
+            plain = [model(images).logits for _ in range(2)] + [model(images + 0).logits]
+    for a, b in zip(cached, plain, strict=True):
+        assert torch.equal(a, b)
+
+
+class TwiceDropout(nn.Module):
+    """One dropout module called twice per forward pass (two live outputs at once)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(1, 4, 3, padding=1)
+        self.drop = nn.Dropout(0.3)
+
+    def forward(self, x: torch.Tensor) -> ModelOutput:
+        h = self.conv(x)
+        logits = self.drop(h) + 2 * self.drop(h)
+        return ModelOutput(logits=logits, coarse_logits=logits)
+
+
+def test_mean_std_with_a_dropout_called_twice_per_pass():
+    model = TwiceDropout().eval()
+    ours = MeanSTDStrategy(passes=4).score_pool(_unet_context(model), seed=9)
+    reference = _slow_mean_std(_unet_context(model), 4, seed=9)
+    np.testing.assert_allclose(ours, reference, rtol=1e-5, atol=1e-8)
+
+
+def test_mean_std_workspace_reuses_buffers():
+    workspace = Workspace()
+    big = workspace.get("x", (4, 3))
+    small = workspace.get("x", (2, 3))
+    assert small.data_ptr() == big.data_ptr() and small.shape == (2, 3)
+    assert workspace.get("x", (5, 3)).data_ptr() != big.data_ptr()
