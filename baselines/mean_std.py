@@ -29,6 +29,7 @@ from __future__ import annotations
 import math
 import mmap
 import warnings
+import weakref
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import contextmanager
 
@@ -76,6 +77,8 @@ DETERMINISTIC_TYPES: frozenset[type[nn.Module]] = frozenset(
 
 #: Calls of one dropout module per pass that get a reused output buffer (then new tensors).
 _MAX_CALLS_PER_PASS = 8
+#: The integer type of each floating element size, to write a float's bit pattern.
+_INT_OF_SIZE = {2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 
 @contextmanager
@@ -114,6 +117,7 @@ class DropoutMasks:
 
     def __init__(self, seed: int) -> None:
         self.generator = np.random.Generator(np.random.SFC64(seed))
+        self._bits: dict[tuple[float, torch.dtype], int] = {}  # a scale's bit pattern
 
     @staticmethod
     def split(p: float) -> tuple[int, float]:
@@ -145,14 +149,23 @@ class DropoutMasks:
         ``scale = 1 / (1 - p)``)."""
         numel = like.numel()
         a, q = self.split(p)
-        draws = self.generator.bit_generator.random_raw(-(-numel // 8)).view(np.uint8)[:numel]
-        noise = torch.empty(like.shape, dtype=like.dtype) if out is None else out
-        # 1 = kept, 0 = dropped: the bytes converted, then compared in place (no temporary)
-        torch.ge(noise.copy_(torch.from_numpy(draws).view(like.shape)), a, out=noise)
+        raw = self.generator.bit_generator.random_raw(-(-numel // 8)).view(np.uint8)[:numel]
+        keep = torch.from_numpy(raw).ge_(a)  # bytes, 1 = kept, 0 = dropped
         hits = self.sparse_hits(numel, q)
         if hits.size:
-            noise.view(-1).index_fill_(0, torch.from_numpy(hits), 0.0)
-        return noise.mul_(scale) if scale != 1.0 else noise
+            keep.index_fill_(0, torch.from_numpy(hits), 0)
+        noise = torch.empty(like.shape, dtype=like.dtype) if out is None else out
+        if scale == 1.0:
+            noise.view(-1).copy_(keep)
+            return noise
+        # written as integers: 0 or the bit pattern of ``scale`` (0 * bits is the bits of +0.0),
+        # two vectorised passes where a float comparison and scaling take three
+        bits_dtype = _INT_OF_SIZE[noise.element_size()]
+        key = (scale, noise.dtype)
+        if key not in self._bits:
+            self._bits[key] = int(torch.tensor(scale, dtype=noise.dtype).view(bits_dtype))
+        noise.view(bits_dtype).view(-1).copy_(keep).mul_(self._bits[key])
+        return noise
 
 
 def dropout_scale(p: float, dtype: torch.dtype = torch.float32) -> float:
@@ -165,6 +178,8 @@ def _fast_forward(
 ) -> Callable:
     scales: dict[tuple[float, torch.dtype], float] = {}
     calls = {"pass": -1, "count": 0}  # calls of this module in the current pass
+    # the last input (weakly) and, once it comes back, ``input * scale`` kept in the workspace
+    repeat: dict[str, object] = {"input": None, "p": None, "scaled": None}
 
     def forward(x: torch.Tensor) -> torch.Tensor:
         p = module.p
@@ -180,6 +195,15 @@ def _fast_forward(
             calls["count"] += 1
             if calls["count"] <= _MAX_CALLS_PER_PASS:  # beyond: next_pass is not being called
                 out = workspace.get(("dropout", id(module), calls["count"]), x.shape, x.dtype)
+            last = repeat["input"]
+            if not module.inplace and last is not None and last() is x and repeat["p"] == p:
+                # the same input as last time (a cached prefix): scaled once, then each pass
+                # keep * (input * scale), the same bits as input * (keep * scale)
+                if repeat["scaled"] is None:
+                    buffer = workspace.get(("scaled", id(module)), x.shape, x.dtype)
+                    repeat["scaled"] = torch.mul(x, scales[key], out=buffer)
+                return masks.noise(x, p, 1.0, out=out).mul_(repeat["scaled"])
+            repeat.update(input=weakref.ref(x), p=p, scaled=None)
         noise = masks.noise(x, p, scales[key], out=out)
         # torch's CPU dropout is input * noise with noise = bernoulli(1 - p) / (1 - p); the
         # product goes into the noise tensor
@@ -197,7 +221,10 @@ def fast_dropout(model: nn.Module, seed: int, workspace: Workspace | None = None
     ``forward`` that is removed on exit (hooks still run); ``Dropout1d/2d/3d``, the alpha
     dropouts and inputs on other devices (fused kernels on CUDA) use torch's own dropout.
     With a ``workspace``, the outputs are written to its buffers, one per module and call in a
-    pass, and so only live until the same call of the next pass (:meth:`Workspace.next_pass`).
+    pass, and so only live until the same call of the next pass (:meth:`Workspace.next_pass`);
+    a module that gets the very same input tensor as in its previous call (the output of a
+    cached prefix) scales it once and only multiplies by the 0/1 mask afterwards, which assumes,
+    as :func:`cached_prefixes` does, that the tensor is not modified in place meanwhile.
     """
     masks = DropoutMasks(seed)
     switched = [module for module in model.modules() if type(module) is nn.Dropout]

@@ -495,12 +495,24 @@ def test_mean_std_caches_the_first_block_head_once_per_batch():
 def test_mean_std_cached_prefix_only_reuses_the_same_input():
     model = _unet()
     images = _unet_context(model).pool_images[:3]
+    workspace = Workspace()
+
+    def run() -> torch.Tensor:
+        workspace.next_pass()
+        return model(images).logits.clone()
+
     with torch.no_grad(), mc_dropout(model):
-        with fast_dropout(model, 0), cached_prefixes(model, Workspace()) as blocks:
+        # with a workspace: the cached head, reused buffers, and the first dropout scaling its
+        # repeated input once: bit for bit the plain passes
+        with fast_dropout(model, 0, workspace), cached_prefixes(model, workspace) as blocks:
             assert blocks == list(model.backbone.encoder.blocks)  # switched; reused: same input only
-            cached = [model(images).logits for _ in range(2)] + [model(images + 0).logits]
+            cached = [run() for _ in range(3)]
+            assert [key for key in workspace.buffers if key[0] == "scaled"]  # the shortcut ran
+            images = images + 0
+            cached.append(run())
+        images = images - 0
         with fast_dropout(model, 0):
-            plain = [model(images).logits for _ in range(2)] + [model(images + 0).logits]
+            plain = [model(images).logits for _ in range(4)]
     for a, b in zip(cached, plain, strict=True):
         assert torch.equal(a, b)
 
