@@ -13,6 +13,7 @@ process, in worker processes (:func:`run_unit`) or on a Ray cluster, with identi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -138,6 +139,17 @@ class ProgressTracker:
     def close(self) -> None:
         if self._bar is not None:
             self._bar.close()
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """SHA-256 of a model's state dict (names, dtypes and bytes), to tell whether two trainings
+    produced the very same weights."""
+    digest = hashlib.sha256()
+    for key, value in sorted(model.state_dict().items()):
+        tensor = value.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{key}:{tensor.dtype}:".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _atomic_torch_save(obj: object, path: Path) -> None:
@@ -336,16 +348,77 @@ class Experiment:
         return initial_labeled_set(self.data.pool_size, self.budgets[0].count, seed)
 
     def run_round0(self, seed: int) -> None:
-        """Train, evaluate and checkpoint the round-0 model of ``seed`` (shared by all strategies)."""
+        """Train, evaluate and checkpoint the round-0 model of ``seed`` (shared by all strategies),
+        then make every strategy's first query from it (round 0 of each chain).
+
+        After this unit no other unit needs the round-0 weights unless training warm-starts
+        from them, so a run folder resumes from its records alone: checkpoints need not travel
+        between machines. A lost checkpoint that is still needed is retrained, and the new
+        weights must match the recorded digest whenever anything already depends on them.
+        """
         path = self.layout.shared(seed, "round0")
         checkpoint = self.layout.checkpoint("seed", seed, "round0")
-        if read_record(path) is not None and checkpoint.is_file():
+        record = read_record(path)
+        pending = [
+            n for n in self.strategy_names if read_record(self.layout.strategy_round(n, seed, 0)) is None
+        ]
+        if record is not None and not self._round0_weights_needed(seed, pending):
             return
-        trained = self._train_and_evaluate(seed, self._round0_labeled(seed), "round0")
-        trained.record.update(round=0, budget=self.budgets[0].fraction)
-        _atomic_torch_save(trained.model.state_dict(), checkpoint)
-        write_record(path, trained.record)
-        self._advance(f"seed {seed} round 0")
+        if record is not None and checkpoint.is_file():
+            trained = self._load_round0(seed)
+        else:
+            trained = self._train_and_evaluate(seed, self._round0_labeled(seed), "round0")
+            trained.record.update(round=0, budget=self.budgets[0].fraction)
+            trained.record["weights_sha256"] = weights_digest(trained.model)
+            if record is not None:
+                self._check_round0_reproduced(seed, record, trained.record)
+            _atomic_torch_save(trained.model.state_dict(), checkpoint)
+            write_record(path, trained.record)
+            if record is None:
+                self._advance(f"seed {seed} round 0")
+        labeled = np.asarray(trained.record["labeled"], dtype=np.int64)
+        for name in pending:
+            self._complete_round(name, seed, self.budgets[0], trained, labeled)
+
+    def _round0_weights_needed(self, seed: int, pending: list[str]) -> bool:
+        """Whether a unit still needs the round-0 weights of ``seed``: a strategy's first query
+        is missing, or (with ``train.warm_start``) the 100 % model or a chain's round 1 is."""
+        if pending:
+            return True
+        if not self.train_config.warm_start:
+            return False
+        if self.config["protocol"]["include_full"] and read_record(self.layout.shared(seed, "full")) is None:
+            return True
+        return len(self.budgets) > 1 and any(
+            read_record(self.layout.strategy_round(n, seed, 1)) is None for n in self.strategy_names
+        )
+
+    def _check_round0_reproduced(self, seed: int, previous: dict, retrained: dict) -> None:
+        """A retrained round-0 model (its checkpoint was lost) must equal the recorded one when
+        records already depend on it; GPU training is not bit-reproducible, so it may not."""
+        if "weights_sha256" in previous:
+            same = previous["weights_sha256"] == retrained["weights_sha256"]
+        else:  # records written before the digest existed
+            same = previous["dice"] == retrained["dice"] and previous.get("loss_history") == [
+                float(v) for v in retrained["loss_history"]
+            ]
+        if same:
+            log.info("seed %d: the round-0 checkpoint was missing; retrained it identically", seed)
+            return
+        dependants = sorted(
+            p.parent.parent.name for p in (self.layout.root / "strategies").glob(f"*/seed{seed}/round0.json")
+        )
+        if self.train_config.warm_start and self.layout.shared(seed, "full").is_file():
+            dependants.append("the 100 % model (warm start)")
+        if dependants:
+            raise RuntimeError(
+                f"seed {seed}: the round-0 checkpoint {self.layout.checkpoint('seed', seed, 'round0')} "
+                "is missing and retraining gave different weights (training on a GPU is not "
+                f"bit-reproducible), but {', '.join(dependants)} already started from the old ones. "
+                "Restore that checkpoint, or delete this seed's records "
+                f"(shared/seed{seed}/ and strategies/*/seed{seed}/) to redo the seed"
+            )
+        log.warning("seed %d: round-0 model retrained with different weights; nothing depended on it", seed)
 
     def _load_round0(self, seed: int) -> TrainedRound:
         """The round-0 model and record of ``seed``, always read back from the run folder, so
@@ -425,57 +498,60 @@ class Experiment:
     def run_chain(self, name: str, seed: int) -> None:
         """Query, annotate and retrain strategy ``name`` from its seed's round 0 to the last
         budget, skipping the rounds already recorded."""
-        strategy = self.strategies[name]
         last = len(self.budgets) - 1
         if read_record(self.layout.strategy_round(name, seed, last)) is not None:
             return
-        round0 = self._load_round0(seed)
-        labeled = np.asarray(round0.record["labeled"], dtype=np.int64)
+        labeled = np.zeros(0, dtype=np.int64)
         for budget in self.budgets:
             r = budget.round
-            path = self.layout.strategy_round(name, seed, r)
-            done = read_record(path)
+            done = read_record(self.layout.strategy_round(name, seed, r))
             if done is not None:
                 labeled = np.union1d(
                     np.asarray(done["labeled"], dtype=np.int64), np.asarray(done["queried"], dtype=np.int64)
                 )
                 continue
-            if len(labeled) != budget.count:
-                raise RuntimeError(
-                    f"{name} seed {seed} round {r}: {len(labeled)} labeled, expected {budget.count}"
-                )
-            if r == 0:
-                trained = round0
+            if r == 0:  # normally done by the round0 unit; here when that ran without this strategy
+                trained = self._load_round0(seed)
+                labeled = np.asarray(trained.record["labeled"], dtype=np.int64)
             else:
+                if len(labeled) != budget.count:
+                    raise RuntimeError(
+                        f"{name} seed {seed} round {r}: {len(labeled)} labeled, expected {budget.count}"
+                    )
                 init = self._warm_start_state(name, seed, r - 1)
                 trained = self._train_and_evaluate(seed, labeled, f"{name} round{r}", init=init)
                 if (self.train_config.warm_start and r < last) or self.keep_checkpoints:
                     checkpoint = self.layout.checkpoint(name, "seed", seed, f"round{r}")
                     _atomic_torch_save(trained.model.state_dict(), checkpoint)
-            record = {
-                **trained.record,
-                "strategy": name,
-                "round": r,
-                "budget": budget.fraction,
-                "query_seconds": 0.0,
-            }
-            record["labeled"] = np.sort(labeled)
-            record["queried"] = np.zeros(0, dtype=np.int64)
-            query_result = None
-            if r < last:
-                k = self.budgets[r + 1].count - budget.count
-                query, seconds, query_result = self._query(strategy, name, trained.model, seed, r, labeled, k)
-                record.update(query)
-                record["query_seconds"] = seconds
-            if seed in self.snapshot_seeds and self.snapshot_slices is not None:
-                self._write_snapshot(name, seed, r, trained.model, query_result)
-            write_record(path, record)
-            write_results(self.layout, self.data.class_names, self.config["protocol"]["include_full"])
-            labeled = np.union1d(labeled, record["queried"])
+            labeled = self._complete_round(name, seed, budget, trained, labeled)
             if self.train_config.warm_start and r > 1 and not self.keep_checkpoints:
                 self.layout.checkpoint(name, "seed", seed, f"round{r - 1}").unlink(missing_ok=True)
             if r > 0:
                 self._advance(f"{name} seed {seed} round {r}")
+
+    def _complete_round(
+        self, name: str, seed: int, budget: Budget, trained: TrainedRound, labeled: np.ndarray
+    ) -> np.ndarray:
+        """Query with the round's trained model (unless it is the last round), write the
+        round's record, snapshot and ``results.csv``; return the next labeled set."""
+        r = budget.round
+        record = {**trained.record, "strategy": name, "round": r, "budget": budget.fraction}
+        record["query_seconds"] = 0.0
+        record["labeled"] = np.sort(labeled)
+        record["queried"] = np.zeros(0, dtype=np.int64)
+        query_result = None
+        if r < len(self.budgets) - 1:
+            k = self.budgets[r + 1].count - budget.count
+            query, seconds, query_result = self._query(
+                self.strategies[name], name, trained.model, seed, r, labeled, k
+            )
+            record.update(query)
+            record["query_seconds"] = seconds
+        if seed in self.snapshot_seeds and self.snapshot_slices is not None:
+            self._write_snapshot(name, seed, r, trained.model, query_result)
+        write_record(self.layout.strategy_round(name, seed, r), record)
+        write_results(self.layout, self.data.class_names, self.config["protocol"]["include_full"])
+        return np.union1d(labeled, record["queried"])
 
     def _warm_start_state(self, name: str, seed: int, previous_round: int) -> dict | None:
         """With ``train.warm_start``, the weights of the chain's previous round (round 0 is

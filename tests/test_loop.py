@@ -236,3 +236,77 @@ def test_snapshot_labels_of_volumes_with_different_original_sizes():
     expected[:8, :8] = 2
     assert np.array_equal(arrays["labels"][0], expected) and np.array_equal(arrays["labels"][1], expected)
     assert list(arrays["slice_names"]) == ["a:1", "b:1"]
+
+
+def _units(config, out, strategies, kinds):
+    experiment = Experiment(config, out, strategies=list(strategies), progress=False)
+    experiment.claim_folder()
+    for unit in experiment.units():
+        if unit.kind in kinds:
+            experiment.run_unit(unit)
+    experiment.close_log()
+    return experiment
+
+
+def test_round0_unit_makes_every_strategys_first_query(tiny_config, tmp_path):
+    _units(tiny_config(), tmp_path, ["random", "max_entropy"], {"round0"})
+    layout = RunLayout(tmp_path)
+    round0 = read_record(layout.shared(0, "round0"))
+    assert len(round0["weights_sha256"]) == 64
+    for name in ("random", "max_entropy"):
+        record = read_record(layout.strategy_round(name, 0, 0))
+        assert record["labeled"] == round0["labeled"] and len(record["queried"]) == 3
+        assert record["dice"] == round0["dice"]
+        assert layout.strategy_round(name, 0, 1).is_file() is False  # no training yet
+
+
+def test_a_run_resumes_from_its_records_without_checkpoints(tiny_config, tmp_path):
+    """Records are all a resume needs (no warm start): checkpoints never travel between the
+    machines of a run, e.g. short GPU windows whose records alone are committed."""
+    reference = _run(tiny_config(), tmp_path / "reference", strategies=["random", "max_entropy"])
+    out = tmp_path / "moved"
+    _units(tiny_config(), out, ["random", "max_entropy"], {"round0"})
+    for checkpoint in (out / "checkpoints").glob("*.pt"):
+        checkpoint.unlink()  # as if only the records came back from the first machine
+    stamp = RunLayout(out).shared(0, "round0").stat().st_mtime_ns
+    resumed = _run(tiny_config(), out, strategies=["random", "max_entropy"])
+    pd.testing.assert_frame_equal(reference, resumed)
+    assert RunLayout(out).shared(0, "round0").stat().st_mtime_ns == stamp  # not retrained
+    assert not (out / "checkpoints" / "seed_0_round0.pt").exists()
+
+
+def test_a_lost_checkpoint_is_retrained_and_must_reproduce(tiny_config, tmp_path):
+    layout = RunLayout(tmp_path)
+    _units(tiny_config(), tmp_path, ["random", "max_entropy"], {"round0"})
+    recorded = read_record(layout.shared(0, "round0"))
+    # a strategy added later needs the round-0 model again: on the CPU retraining reproduces it
+    (tmp_path / "checkpoints" / "seed_0_round0.pt").unlink()
+    _units(tiny_config(), tmp_path, ["random", "max_entropy", "margin"], {"round0"})
+    assert read_record(layout.shared(0, "round0"))["weights_sha256"] == recorded["weights_sha256"]
+    assert layout.strategy_round("margin", 0, 0).is_file()
+
+    # weights that do not reproduce (as on a GPU) are refused while records depend on them
+    (tmp_path / "checkpoints" / "seed_0_round0.pt").unlink()
+    layout.shared(0, "round0").write_text(json.dumps({**recorded, "weights_sha256": "0" * 64}))
+    with pytest.raises(RuntimeError, match=r"retraining gave different weights.*margin, max_entropy, random"):
+        _units(tiny_config(), tmp_path, ["random", "least_confidence"], {"round0"})
+    assert not layout.strategy_round("least_confidence", 0, 0).exists()
+
+    # once nothing depends on them, the retrained model simply replaces the record
+    for path in (tmp_path / "strategies").glob("*/seed0/round0.json"):
+        path.unlink()
+    _units(tiny_config(), tmp_path, ["random"], {"round0"})
+    assert read_record(layout.shared(0, "round0"))["weights_sha256"] == recorded["weights_sha256"]
+
+
+def test_weights_digest_tells_models_apart():
+    import torch
+
+    from alstrategies.loop import weights_digest
+    from alstrategies.models import build_model
+
+    a, b = (build_model({"width": 4}, 4, seed=0) for _ in range(2))
+    assert weights_digest(a) == weights_digest(b)
+    with torch.no_grad():
+        next(b.parameters()).view(-1)[0] += 1e-7
+    assert weights_digest(a) != weights_digest(b)

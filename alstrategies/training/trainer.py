@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from alstrategies.device import configure_cuda
 from alstrategies.training.augment import augment_batch
 from alstrategies.training.losses import Criterion
 
@@ -75,7 +76,8 @@ def batch_order(
 
 class Trainer:
     """SGD with momentum, per-group learning rates decayed by ``lr_decay`` every ``lr_step``
-    iterations, on-device augmentation, bf16 autocast and channels_last on CUDA, and
+    iterations, on-device augmentation, bf16 autocast, channels_last and cuDNN autotuning on
+    CUDA, and
     ``torch.compile`` of the training forward pass when ``compile`` is set (CUDA only: on the
     CPU the switch is ignored, compilation would cost more than these small trainings).
 
@@ -87,6 +89,7 @@ class Trainer:
         self.config = config
         self.device = device
         self.log_every = log_every
+        configure_cuda(device)
 
     @property
     def on_cuda(self) -> bool:
