@@ -16,6 +16,37 @@ def _split(text: str | None) -> list[str] | None:
     return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
 
 
+def _add_config_arguments(
+    parser: argparse.ArgumentParser,
+    data_help: str = "dataset folder (sets data.root; e.g. your ACDC copy)",
+    set_help: str = "override a config key, e.g. train.epochs=2 (repeatable)",
+) -> None:
+    """Add ``--data PATH`` and the repeatable ``--set KEY=VALUE`` (read by :func:`_overrides`)."""
+    parser.add_argument("--data", metavar="PATH", help=data_help)
+    parser.add_argument("--set", action="append", metavar="KEY=VALUE", help=set_help)
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
+    """The config overrides of ``--set``, then ``data.root`` from ``--data`` (an absolute path)."""
+    overrides = list(args.set or [])
+    if args.data:
+        overrides.append(f"data.root={str(Path(args.data).expanduser().resolve())!r}")
+    return overrides
+
+
+def _add_reference_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--reference CSV`` and ``--reference-name`` (published values beside the Dice table)."""
+    parser.add_argument(
+        "--reference",
+        metavar="CSV",
+        help="published Dice values to set beside this run's table (reference_comparison.*), "
+        "e.g. benchmarks/reference/sbcal_miccai2024_acdc.csv",
+    )
+    parser.add_argument(
+        "--reference-name", default="paper", help="label of the reference rows (default paper)"
+    )
+
+
 def _executor(config: dict, args: argparse.Namespace):
     """The executor named by ``--executor`` (else ``executor.name``), built from ``[executor]``."""
     from alstrategies.registry import EXECUTORS
@@ -36,7 +67,13 @@ def _run_one(config: dict, out: Path, seeds: list[int] | None, args: argparse.Na
 
     experiment = Experiment(config, out, seeds=seeds, progress=not args.quiet)
     results = experiment.run(_executor(config, args))
-    write_report(results, out, experiment.data.class_names)
+    write_report(
+        results,
+        out,
+        experiment.data.class_names,
+        reference=args.reference,
+        reference_source=args.reference_name,
+    )
     return experiment
 
 
@@ -44,10 +81,7 @@ def _command_run(args: argparse.Namespace) -> int:
     from alstrategies.grid import expand_grid, is_grid, write_grid_manifest
     from alstrategies.records import RunLayout
 
-    overrides = list(args.set or [])
-    if args.data:
-        overrides.append(f"data.root={str(Path(args.data).expanduser().resolve())!r}")
-    config = load_config(args.config, overrides)
+    config = load_config(args.config, _overrides(args))
     strategies = _split(args.strategies)
     if strategies:
         config["strategies"]["names"] = strategies
@@ -55,6 +89,10 @@ def _command_run(args: argparse.Namespace) -> int:
 
         validate(config)
     seeds = [int(s) for s in _split(args.seeds)] if args.seeds else None
+    if args.reference:  # a bad reference table is reported now, not after the run
+        from alstrategies.report.reference import load_reference
+
+        load_reference(args.reference)
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     start = time.perf_counter()
     if is_grid(config):
@@ -81,10 +119,7 @@ def _command_run(args: argparse.Namespace) -> int:
 def _command_prepare(args: argparse.Namespace) -> int:
     from alstrategies.data import load_dataset
 
-    overrides = list(args.set or [])
-    if args.data:
-        overrides.append(f"data.root={str(Path(args.data).expanduser().resolve())!r}")
-    config = load_config(args.config, overrides)
+    config = load_config(args.config, _overrides(args))
     data = load_dataset(config["data"], rebuild=args.rebuild)
     where = data.info.get("cache", "memory (this dataset is generated, not cached on disk)")
     print(f"{data.name}: {data.pool_size} pool slices, {len(data.test_volumes)} test volumes; cache: {where}")
@@ -117,6 +152,8 @@ def _command_report(args: argparse.Namespace) -> int:
                 budget=args.budget,
                 seed=args.seed,
                 max_slices=args.slices,
+                reference=args.reference,
+                reference_source=args.reference_name,
             )
         for item in written:
             print(item)
@@ -148,13 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", help="run folder (default runs/<config name>); re-running resumes it")
     run.add_argument("--strategies", help="comma-separated strategy names (default: the config's, else all)")
     run.add_argument("--seeds", help="comma-separated seeds (default: protocol.seeds)")
-    run.add_argument("--data", metavar="PATH", help="dataset folder (sets data.root; e.g. your ACDC copy)")
-    run.add_argument(
-        "--set",
-        action="append",
-        metavar="KEY=VALUE",
-        help="override a config key, e.g. train.epochs=2 (repeatable)",
-    )
+    _add_config_arguments(run)
     run.add_argument(
         "--executor",
         help="where units run: local (default; this process or --workers processes) or ray",
@@ -164,12 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--ray-address", help="ray executor: join this cluster (e.g. HEAD:6379) instead of a local Ray"
     )
     run.add_argument("--quiet", action="store_true", help="no progress bars")
+    _add_reference_arguments(run)
     run.set_defaults(handler=_command_run)
 
     prepare = commands.add_parser("prepare", help="decode and resample a dataset once into the on-disk cache")
     prepare.add_argument("config", help="TOML config naming the dataset")
-    prepare.add_argument("--data", metavar="PATH", help="dataset folder (sets data.root)")
-    prepare.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key")
+    _add_config_arguments(prepare, "dataset folder (sets data.root)", "override a config key")
     prepare.add_argument("--rebuild", action="store_true", help="re-decode even if a cache entry exists")
     prepare.set_defaults(handler=_command_prepare)
 
@@ -199,6 +230,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument(
         "--slices", type=int, default=4, help="test slices in the qualitative figures (default 4)"
     )
+    _add_reference_arguments(report)
     report.set_defaults(handler=_command_report)
 
     listing = commands.add_parser("list", help="show the registered strategies, datasets and models")

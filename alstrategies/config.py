@@ -54,7 +54,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
         "final_fraction": 0.3333,
         "include_full": True,
     },
-    "query": {"batch_size": 64, "reduction": "mean"},
+    "query": {"batch_size": 64, "reduction": "mean", "amp": False},
     "strategies": {"names": []},
     "snapshots": {"slices": 4, "seeds": [0], "checkpoints": False},
     "executor": {

@@ -318,7 +318,7 @@ class Experiment:
             self.data.num_classes,
             self.device,
             self.train_config.eval_batch_size,
-            self.train_config.amp,
+            amp=False,  # measured predictions in full precision; bf16 is for training speed only
         )
         record = {
             "seed": seed,
@@ -463,7 +463,7 @@ class Experiment:
             num_classes=self.data.num_classes,
             device=self.device,
             batch_size=self.config["query"]["batch_size"],
-            amp=self.train_config.amp,
+            amp=self.config["query"]["amp"],
         )
         torch.manual_seed(derive_seed(seed, round_index, name))
         start = time.perf_counter()

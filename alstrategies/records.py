@@ -16,6 +16,7 @@ Layout of a run folder::
 from __future__ import annotations
 
 import json
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -73,11 +74,81 @@ def read_record(path: Path) -> dict | None:
         ) from None
 
 
+#: One version of a record file: (inode, mtime in ns, size). Records are written atomically (a
+#: new file renamed over the old one), so a changed record always has a new key.
+FileKey = tuple[int, int, int]
+#: A parsed record as results.csv needs it: the metric row and, for a chain record, its
+#: (strategy, seed).
+ParsedRecord = tuple[dict, tuple[str, int] | None]
+
+
+def _file_key(path: Path) -> FileKey | None:
+    """The :data:`FileKey` of ``path``; None when it is not a regular file."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_ino, info.st_mtime_ns, info.st_size) if stat.S_ISREG(info.st_mode) else None
+
+
+class RecordCache:
+    """results.csv rows of record files, parsed again only when a file changes.
+
+    ``write_results`` runs after every round; without the cache it would re-read every record of
+    the run each time. An entry is ``path -> (file key, (class names, chain), parsed record)``;
+    a lookup stats the file and re-reads it when its key (or the class names) differ.
+    :meth:`prune` drops the entries not looked up since its last call (deleted records).
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[Path, tuple[FileKey, tuple[tuple[str, ...], bool], ParsedRecord]] = {}
+        self._seen: set[Path] = set()
+
+    def chain_row(self, path: Path, class_names: list[str]) -> tuple[dict, tuple[str, int]]:
+        """The metric row and (strategy, seed) of a strategy-round record."""
+        parsed = self._parsed(path, class_names, chain=True)
+        if parsed is None or parsed[1] is None:
+            raise FileNotFoundError(f"record {path} disappeared while results.csv was being written")
+        return parsed[0], parsed[1]
+
+    def row(self, path: Path, class_names: list[str]) -> dict | None:
+        """The metric row of the record at ``path``; None when there is none."""
+        parsed = self._parsed(path, class_names, chain=False)
+        return None if parsed is None else parsed[0]
+
+    def prune(self) -> None:
+        """Forget the paths not looked up since the last call."""
+        for path in self._entries.keys() - self._seen:
+            del self._entries[path]
+        self._seen.clear()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _parsed(self, path: Path, class_names: list[str], chain: bool) -> ParsedRecord | None:
+        self._seen.add(path)
+        key, variant = _file_key(path), (tuple(class_names), chain)
+        cached = self._entries.pop(path, None)
+        if key is None:
+            return None
+        if cached is not None and cached[:2] == (key, variant):
+            self._entries[path] = cached
+            return cached[2]
+        record = read_record(path)
+        if record is None:  # deleted since the stat
+            return None
+        chain_key = (record["strategy"], int(record["seed"])) if chain else None
+        parsed = (metric_row(record, class_names), chain_key)
+        self._entries[path] = (key, variant, parsed)
+        return parsed
+
+
 class RunLayout:
-    """Paths inside one run folder."""
+    """Paths inside one run folder, and the :class:`RecordCache` of its records."""
 
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
+        self.records = RecordCache()
 
     @property
     def config(self) -> Path:
@@ -121,18 +192,22 @@ def metric_row(record: dict, class_names: list[str]) -> dict:
 
 
 def collect_results(layout: RunLayout, class_names: list[str], include_full: bool = True) -> pd.DataFrame:
-    """Every finished round of every chain, plus the shared 100 % row for each (strategy, seed)."""
+    """Every finished round of every chain, plus the shared 100 % row for each (strategy, seed).
+
+    Records are parsed through ``layout.records``, so an unchanged record is read only once per
+    layout (``write_results`` runs after every round)."""
     rows = []
     chains: set[tuple[str, int]] = set()
     for path in layout.strategy_records():
-        record = read_record(path)
-        rows.append(metric_row(record, class_names))
-        chains.add((record["strategy"], int(record["seed"])))
+        row, chain = layout.records.chain_row(path, class_names)
+        rows.append(dict(row))
+        chains.add(chain)
     if include_full:
         for strategy, seed in sorted(chains):
-            full = read_record(layout.shared(seed, "full"))
+            full = layout.records.row(layout.shared(seed, "full"), class_names)
             if full is not None:
-                rows.append(metric_row({**full, "strategy": strategy, "query_seconds": 0.0}, class_names))
+                rows.append({**full, "strategy": strategy, "query_seconds": 0.0})
+    layout.records.prune()
     columns = BASE_COLUMNS + [f"{m}_{n}" for m in ("dice", "hd95") for n in class_names] + TIMING_COLUMNS
     frame = pd.DataFrame(rows, columns=columns)
     if frame.empty:

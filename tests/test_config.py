@@ -1,3 +1,5 @@
+from pathlib import Path
+
 import pytest
 
 from alstrategies.config import ConfigError, differences, fingerprint, load_config, parse_value
@@ -64,3 +66,41 @@ def test_parse_value_and_fingerprint_differences():
     assert fingerprint(a) == fingerprint(b)  # seeds and strategy names only select work
     c = load_config(None, ["train.epochs=3"])
     assert differences(fingerprint(a), fingerprint(c)) == ["train.epochs: 60 -> 3"]
+
+
+CONFIGS = Path(__file__).resolve().parents[1] / "benchmarks" / "configs"
+ALL_STRATEGIES = {"random", "max_entropy", "least_confidence", "margin", "mean_std", "vaal", "sbc_al"}
+
+
+def test_paper_loss_and_optimiser_defaults() -> None:
+    """DESIGN 3: alpha = beta = gamma = 1; SGD 0.9 / 1e-4; lr 0.01, SFP 1e-4, x0.9 every 500."""
+    config = load_config()
+    assert config["loss"] == {"alpha": 1.0, "beta": 1.0, "gamma": 1.0}
+    train = config["train"]
+    assert train["lr"] == 0.01 and train["sfp_lr"] == 1e-4
+    assert train["lr_decay"] == 0.9 and train["lr_step"] == 500
+    assert train["momentum"] == 0.9 and train["weight_decay"] == 1e-4
+    assert config["model"]["heads"] == "sbc" and config["model"]["asr"] == "attention"
+
+
+def test_acdc_config_has_the_paper_protocol() -> None:
+    config = load_config(CONFIGS / "acdc.toml")
+    assert config["data"]["name"] == "acdc" and config["data"]["image_size"] == 256
+    assert config["train"]["batch_size"] == 16 and config["train"]["epochs"] == 60
+    assert config["train"]["lr"] == 0.01 and config["train"]["sfp_lr"] == 1e-4
+    assert config["train"]["lr_decay"] == 0.9 and config["train"]["lr_step"] == 500
+    assert config["model"]["width"] == 16 and config["model"]["heads"] == "sbc"
+    protocol = config["protocol"]
+    assert protocol["seeds"] == [0, 1, 2, 3, 4]
+    assert protocol["initial_fraction"] == 0.0667 and protocol["step_fraction"] == 0.0333
+    assert protocol["final_fraction"] == 0.3333 and protocol["include_full"] is True
+    names = config["strategies"]["names"]
+    assert len(names) == 7 and set(names) == ALL_STRATEGIES
+
+
+def test_kits19_config_has_the_paper_schedule() -> None:
+    config = load_config(CONFIGS / "kits19.toml")
+    assert config["data"]["name"] == "kits19" and config["data"]["image_size"] == 256
+    assert config["train"]["batch_size"] == 8 and config["train"]["epochs"] == 100
+    assert config["model"]["heads"] == "sbc" and len(config["protocol"]["seeds"]) == 5
+    assert set(config["strategies"]["names"]) == ALL_STRATEGIES

@@ -368,3 +368,30 @@ def test_raw_acdc_through_the_folder_loader_matches_load_acdc(tmp_path):
     for mine, theirs in zip(folder.test_volumes, acdc.test_volumes, strict=True):
         assert mine.name == theirs.name and mine.spacing == theirs.spacing
         assert np.array_equal(mine.label, theirs.label) and np.array_equal(mine.image, theirs.image)
+
+
+def test_case_volumes_data_pool_groups_and_empty_pool():
+    from alstrategies.data.volumes import case_volumes_data
+
+    def read(name: str):
+        index = int(name[-1])
+        label = np.zeros((5, 8, 8), np.uint8)
+        label[index : index + 2, 2:4, 2:4] = 1
+        return np.full((5, 8, 8), index, np.float32), label, (1.0, 2.0, 3.0)
+
+    options = {"image_size": 16, "seed": 0, "root": Path("somewhere"), "info": {"k": 1}}
+    data = case_volumes_data("toy", ["A"], read, ["c1", "c2"], ["c3"], empty_slice_fraction=0.0, **options)
+    assert data.pool_groups.tolist() == ["c1"] * 2 + ["c2"] * 2 and data.pool_images.shape == (4, 1, 16, 16)
+    assert data.pool_images.dtype == np.float32 and data.pool_labels.dtype == np.uint8
+    assert data.pool_images[2:, 0].max() == 2 and data.info == {"k": 1} and data.class_names == ["A"]
+    (volume,) = data.test_volumes
+    assert volume.name == "c3" and volume.image.shape == (5, 16, 16) and volume.label.shape == (5, 8, 8)
+    assert volume.spacing == (1.0, 2.0, 3.0)
+    full = case_volumes_data("toy", ["A"], read, ["c1", "c2"], ["c3"], empty_slice_fraction=1.0, **options)
+    assert len(full.pool_groups) == 10
+
+    def empty(name: str):
+        return np.zeros((3, 8, 8), np.float32), np.zeros((3, 8, 8), np.uint8), None
+
+    with pytest.raises(DatasetError, match=r"somewhere: the training cases \['c1'\] leave no slice"):
+        case_volumes_data("toy", ["A"], empty, ["c1"], ["c3"], empty_slice_fraction=0.0, **options)

@@ -27,3 +27,13 @@ def test_the_command_line_writes_every_figure(tmp_path):
     assert all(value > 0 for value in per_second.values())
     assert set(figures["ratios"]) == {"shared_trainer_over_plain_fp32", "packed_2_over_packed_1"}
     assert figures["setting"]["size"] == 32 and figures["torch_version"] == torch.__version__
+
+
+def test_a_failing_packed_chain_stops_the_measurement_at_once():
+    import pytest
+
+    from benchmarks.perf.gpu_throughput import packed_images_per_second
+
+    broken = Setting(device="no-such-device", size=32, width=4, batch=4, iterations=2, pool=12)
+    with pytest.raises(RuntimeError, match="packed chains failed"):
+        packed_images_per_second(broken, chains=2, timeout=120)

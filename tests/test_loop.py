@@ -310,3 +310,29 @@ def test_weights_digest_tells_models_apart():
     with torch.no_grad():
         next(b.parameters()).view(-1)[0] += 1e-7
     assert weights_digest(a) != weights_digest(b)
+
+
+def test_evaluation_and_queries_run_in_full_precision_unless_asked(tiny_config, tmp_path, monkeypatch):
+    """bf16 (train.amp) is for training steps; measured and ranked predictions are fp32."""
+    import alstrategies.loop as loop
+    from baselines.random_sampling import RandomStrategy
+
+    seen = {"evaluate": [], "query": []}
+    original_evaluate, original_select = loop.evaluate, RandomStrategy.select
+
+    def spy_evaluate(*args, **kwargs):
+        seen["evaluate"].append(kwargs.get("amp"))
+        return original_evaluate(*args, **kwargs)
+
+    def spy_select(self, context, k, rng):
+        seen["query"].append(context.amp)
+        return original_select(self, context, k, rng)
+
+    monkeypatch.setattr(loop, "evaluate", spy_evaluate)
+    monkeypatch.setattr(RandomStrategy, "select", spy_select)
+    _run(tiny_config("train.amp=true"), tmp_path / "default")
+    assert seen["evaluate"] and set(seen["evaluate"]) == {False}
+    assert seen["query"] and set(seen["query"]) == {False}
+    seen["query"].clear()
+    _run(tiny_config("train.amp=true", "query.amp=true"), tmp_path / "bf16")
+    assert set(seen["query"]) == {True}

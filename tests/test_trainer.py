@@ -146,3 +146,59 @@ def test_compile_switch_is_ignored_on_the_cpu():
         )
         weights.append(model.state_dict())
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+
+
+def test_sfp_group_learning_rate_decays_too(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Training an SBCNet: both groups (exactly the SFP vs everything else) are multiplied by
+    ``lr_decay`` every ``lr_step`` iterations, at every step and at the end."""
+    from alstrategies.sbcal import distance_maps
+    from alstrategies.sbcal.network import SBCNet
+
+    iterations, lr_step, decay = 7, 2, 0.9
+    images = torch.rand(6, 1, 32, 32, generator=torch.Generator().manual_seed(0))
+    labels = torch.zeros(6, 32, 32, dtype=torch.long)
+    labels[:, 8:20, 8:20] = 1
+    labels[:, 20:, 20:] = 3
+    targets = {"labels": labels, "distance": distance_maps(labels, 4)}
+    model = build_model({"width": 4, "heads": "sbc"}, 4, seed=0)
+    assert isinstance(model, SBCNet)
+    optimizers: list[torch.optim.Optimizer] = []
+    step_lrs: list[dict[str, float]] = []
+    original = Trainer.make_optimizer
+
+    def spy(self: Trainer, m: torch.nn.Module) -> torch.optim.SGD:
+        optimizer = original(self, m)
+        optimizer.register_step_pre_hook(
+            lambda opt, args, kwargs: step_lrs.append({g["name"]: g["lr"] for g in opt.param_groups})
+        )
+        optimizers.append(optimizer)
+        return optimizer
+
+    monkeypatch.setattr(Trainer, "make_optimizer", spy)
+    config = TrainConfig(
+        iterations=iterations,
+        batch_size=2,
+        lr=0.01,
+        sfp_lr=1e-4,
+        lr_step=lr_step,
+        lr_decay=decay,
+        augment=False,
+    )
+    Trainer(config, CPU).fit(model, images, targets, build_criterion({"heads": "sbc"}, {}), seed=0)
+
+    assert len(optimizers) == 1
+    groups = {g["name"]: g for g in optimizers[0].param_groups}
+    assert set(groups) == {"backbone", "sfp"}
+    sfp_ids = {id(p) for p in model.sfp.parameters()}
+    other_ids = {id(p) for p in model.parameters()} - sfp_ids
+    assert [id(p) for p in groups["sfp"]["params"]] and {id(p) for p in groups["sfp"]["params"]} == sfp_ids
+    assert {id(p) for p in groups["backbone"]["params"]} == other_ids
+    assert len(groups["sfp"]["params"]) + len(groups["backbone"]["params"]) == len(list(model.parameters()))
+    initial = {"backbone": 0.01, "sfp": 1e-4}
+    assert {name: g["initial_lr"] for name, g in groups.items()} == initial
+    for name, value in initial.items():
+        assert groups[name]["lr"] == pytest.approx(value * decay ** ((iterations - 1) // lr_step), rel=1e-12)
+    assert len(step_lrs) == iterations
+    for step, lrs in enumerate(step_lrs):
+        for name, value in initial.items():
+            assert lrs[name] == pytest.approx(value * decay ** (step // lr_step), rel=1e-12), (step, name)

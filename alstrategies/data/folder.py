@@ -31,11 +31,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from alstrategies.data import volumes as shared
 from alstrategies.data.volumes import DatasetError
-from alstrategies.types import SegmentationData, Volume
+from alstrategies.types import SegmentationData
 
 ENVIRONMENT_VARIABLE = "ALSTRATEGIES_FOLDER_ROOT"
 NIFTI_SUFFIXES = (".nii.gz", ".nii")
@@ -262,31 +261,15 @@ def load_folder(
     else:
         train, test = shared.split_cases(list(cases), test_fraction, split_seed)
 
-    pool_images, pool_labels, groups = [], [], []
-    rng = np.random.default_rng(split_seed)
-    for name in tqdm(train, desc="training cases", unit="case"):
-        image, label, _ = reader.read(cases[name])
-        keep = shared.keep_slices(label, empty_slice_fraction, rng)
-        pool_images.append(shared.zoom_slices(image[keep], image_size, 1))
-        pool_labels.append(shared.zoom_slices(label[keep], image_size, 0))
-        groups.extend([name] * keep.size)
-    test_volumes = []
-    for name in tqdm(test, desc="test cases", unit="case"):
-        image, label, spacing = reader.read(cases[name])
-        test_volumes.append(Volume(name, shared.zoom_slices(image, image_size, 1), label, spacing))
-    if not groups:
-        raise DatasetError(f"{path}: the training cases {train} leave no slice in the pool")
-    return SegmentationData(
-        name="folder",
-        class_names=list(class_names),
-        pool_images=np.concatenate(pool_images)[:, None].astype(np.float32, copy=False),
-        pool_labels=np.concatenate(pool_labels).astype(np.uint8, copy=False),
-        pool_groups=np.asarray(groups),
-        test_volumes=test_volumes,
-        info={
-            "root": str(path),
-            "images": images,
-            "train_cases": len(train),
-            "test_cases": len(test),
-        },
+    return shared.case_volumes_data(
+        "folder",
+        class_names,
+        lambda name: reader.read(cases[name]),
+        train,
+        test,
+        image_size=image_size,
+        empty_slice_fraction=empty_slice_fraction,
+        seed=split_seed,
+        root=path,
+        info={"root": str(path), "images": images, "train_cases": len(train), "test_cases": len(test)},
     )

@@ -20,11 +20,10 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from alstrategies.data import volumes as shared
 from alstrategies.data.volumes import DatasetError
-from alstrategies.types import SegmentationData, Volume
+from alstrategies.types import SegmentationData
 
 ENVIRONMENT_VARIABLE = "ALSTRATEGIES_KITS19_ROOT"
 WHERE_TO_GET = (
@@ -146,32 +145,21 @@ def load_kits19(
         train, val = shared.split_cases(train, val_fraction, split_seed)
     held_out = test if evaluation == "test" else val
 
-    images, labels, groups = [], [], []
-    rng = np.random.default_rng(split_seed)
-    for name in tqdm(train, desc="KiTS19 training cases", unit="case"):
-        image, label, _ = read_case(names[name], hu_min, hu_max)
-        keep = shared.keep_slices(label, empty_slice_fraction, rng)
-        if merge_tumour:
-            label = np.minimum(label, 1)
-        images.append(shared.zoom_slices(image[keep], image_size, 1))
-        labels.append(shared.zoom_slices(label[keep], image_size, 0))
-        groups.extend([name] * keep.size)
-        del image, label
-    volumes = []
-    for name in tqdm(held_out, desc=f"KiTS19 {evaluation} cases", unit="case"):
+    def read(name: str) -> tuple[np.ndarray, np.ndarray, shared.Spacing]:
+        """A case with tumour merged into kidney if asked (no slice gains or loses foreground)."""
         image, label, spacing = read_case(names[name], hu_min, hu_max)
-        if merge_tumour:
-            label = np.minimum(label, 1)
-        volumes.append(Volume(name, shared.zoom_slices(image, image_size, 1), label, spacing))
-    if not groups:
-        raise DatasetError(f"{path}: the training cases {train} leave no slice in the pool")
-    return SegmentationData(
-        name="kits19",
-        class_names=["kidney"] if merge_tumour else ["kidney", "tumour"],
-        pool_images=np.concatenate(images)[:, None].astype(np.float32, copy=False),
-        pool_labels=np.concatenate(labels).astype(np.uint8, copy=False),
-        pool_groups=np.asarray(groups),
-        test_volumes=volumes,
+        return image, np.minimum(label, 1) if merge_tumour else label, spacing
+
+    return shared.case_volumes_data(
+        "kits19",
+        ["kidney"] if merge_tumour else ["kidney", "tumour"],
+        read,
+        train,
+        held_out,
+        image_size=image_size,
+        empty_slice_fraction=empty_slice_fraction,
+        seed=split_seed,
+        root=path,
         info={
             "root": str(path),
             "evaluation": evaluation,
@@ -179,4 +167,6 @@ def load_kits19(
             "val_cases": len(val),
             "test_cases": len(test),
         },
+        progress="KiTS19",
+        held_out_kind=evaluation,
     )

@@ -1,6 +1,6 @@
 """Shared pieces of the file-based loaders (ACDC, KiTS19, folder): reading NIfTI and h5 volumes
-with clear errors, checking arrays, intensity normalisation, slice resampling, seeded case splits
-and the subsampling of slices without foreground.
+with clear errors, checking arrays, intensity normalisation, slice resampling, seeded case splits,
+the subsampling of slices without foreground and the pool/evaluation split of case volumes.
 
 Every problem with the files raises :class:`DatasetError` (a ``ValueError``) whose message names
 the file and what was expected, so a bad dataset fails before any training starts.
@@ -9,13 +9,19 @@ the file and what was expected, so a bad dataset fails before any training start
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from scipy import ndimage
+from tqdm.auto import tqdm
+
+from alstrategies.types import SegmentationData, Volume
 
 Spacing = tuple[float, float, float]
+#: Reads one case by name: ``(image, label, spacing)``, slices first, labels as class indices.
+CaseReader = Callable[[str], tuple[np.ndarray, np.ndarray, Spacing | None]]
 
 
 class DatasetError(ValueError):
@@ -184,6 +190,56 @@ def keep_slices(label: np.ndarray, empty_fraction: float, rng: np.random.Generat
     count = int(np.floor(empty.size * empty_fraction + 0.5))
     chosen = rng.choice(empty, size=count, replace=False) if count < empty.size else empty
     return np.sort(np.concatenate([np.flatnonzero(has_foreground), chosen]).astype(np.int64))
+
+
+def case_volumes_data(
+    name: str,
+    class_names: Sequence[str],
+    read: CaseReader,
+    train: Sequence[str],
+    held_out: Sequence[str],
+    *,
+    image_size: int,
+    empty_slice_fraction: float,
+    seed: int,
+    root: Path,
+    info: dict[str, Any],
+    progress: str = "",
+    held_out_kind: str = "test",
+) -> SegmentationData:
+    """The :class:`SegmentationData` of case volumes read by ``read``.
+
+    The pool is the slices of the ``train`` cases kept by :func:`keep_slices` (one generator
+    seeded by ``seed`` over the cases in order), zoomed to ``image_size`` and grouped by case;
+    the ``held_out`` cases become evaluation volumes with every slice zoomed and the labels at
+    their original resolution. ``progress`` prefixes the progress bars ("<progress> training
+    cases", "<progress> <held_out_kind> cases"). An empty pool is an error naming ``root``.
+    """
+    prefix = f"{progress} " if progress else ""
+    pool_images, pool_labels, groups = [], [], []
+    rng = np.random.default_rng(seed)
+    for case in tqdm(train, desc=f"{prefix}training cases", unit="case"):
+        image, label, _ = read(case)
+        keep = keep_slices(label, empty_slice_fraction, rng)
+        pool_images.append(zoom_slices(image[keep], image_size, 1))
+        pool_labels.append(zoom_slices(label[keep], image_size, 0))
+        groups.extend([case] * keep.size)
+        del image, label  # CT volumes are large: free one before reading the next
+    volumes = []
+    for case in tqdm(held_out, desc=f"{prefix}{held_out_kind} cases", unit="case"):
+        image, label, spacing = read(case)
+        volumes.append(Volume(case, zoom_slices(image, image_size, 1), label, spacing))
+    if not groups:
+        raise DatasetError(f"{root}: the training cases {list(train)} leave no slice in the pool")
+    return SegmentationData(
+        name=name,
+        class_names=list(class_names),
+        pool_images=np.concatenate(pool_images)[:, None].astype(np.float32, copy=False),
+        pool_labels=np.concatenate(pool_labels).astype(np.uint8, copy=False),
+        pool_groups=np.asarray(groups),
+        test_volumes=volumes,
+        info=info,
+    )
 
 
 def choose_cases(

@@ -13,6 +13,7 @@ consistency score (CS) with their scores.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -154,6 +155,71 @@ def _num_classes(class_names: list[str], *arrays: np.ndarray | None) -> int:
     return max(len(class_names) + 1, largest + 1)
 
 
+#: Draws one panel of a slice row: ``draw(axis, r, image, truth)`` for slice ``r``.
+PanelDrawer = Callable[[Axes, int, np.ndarray, np.ndarray], None]
+
+
+def _prediction_panel(predictions: np.ndarray | None) -> PanelDrawer:
+    """A label overlay of ``predictions[r]`` with its Dice against the truth ("not saved" if None)."""
+
+    def draw(axis: Axes, r: int, image: np.ndarray, truth: np.ndarray) -> None:
+        _labelled(axis, image, None if predictions is None else predictions[r], truth)
+
+    return draw
+
+
+def _missing_panel(axis: Axes, r: int, image: np.ndarray, truth: np.ndarray) -> None:
+    """A black panel saying that the column has no snapshot."""
+    _image(axis, np.zeros_like(image))
+    _note(axis, "no snapshot")
+
+
+def _distance_panel(distance: np.ndarray | None) -> PanelDrawer:
+    """The SFP distance of slice ``r`` (maximum over the class channels); "not saved" if None."""
+
+    def draw(axis: Axes, r: int, image: np.ndarray, truth: np.ndarray) -> None:
+        if distance is None:
+            _labelled(axis, image, None)
+            return
+        largest = np.asarray(distance[r], dtype=np.float32).max(axis=0)
+        axis.imshow(largest, cmap="magma", vmin=0.0, vmax=max(1.0, float(largest.max())))
+        axis.set_xticks([])
+        axis.set_yticks([])
+
+    return draw
+
+
+def _slice_rows(
+    row_axes: Callable[[int], Sequence[Axes]],
+    snapshot: dict[str, np.ndarray],
+    rows: int,
+    panels: dict[str, PanelDrawer],
+) -> None:
+    """Draw the first ``rows`` slices of ``snapshot``, one row each (axes from ``row_axes(r)``):
+    the image, the ground truth, then one column per entry of ``panels`` (heading -> drawer);
+    slice names label the rows and the headings title the first row."""
+    headings = ["image", "ground truth", *panels]
+    for r in range(rows):
+        image, truth = snapshot["images"][r], snapshot["labels"][r]
+        axes = row_axes(r)
+        _image(axes[0], image)
+        _labelled(axes[1], image, truth)
+        for axis, draw in zip(axes[2:], panels.values()):
+            draw(axis, r, image, truth)
+        axes[0].set_ylabel(str(snapshot["slice_names"][r]), fontsize=7)
+        if r == 0:
+            for axis, heading in zip(axes, headings):
+                axis.set_title(heading, fontsize=8)
+
+
+def _finish(figure: Figure, class_names: list[str], arrays: list[np.ndarray | None], title: str) -> None:
+    """The class legend (over the labels in ``arrays``), the title and the layout."""
+    _legend(figure, class_names, _num_classes(class_names, *arrays))
+    if title:
+        figure.suptitle(title, fontsize=9)
+    figure.tight_layout(rect=(0, 0.06, 1, 1))
+
+
 def qualitative_figure(
     snapshots: dict[str, dict[str, np.ndarray] | None],
     class_names: list[str],
@@ -178,24 +244,13 @@ def qualitative_figure(
     columns = 2 + len(snapshots)
     figure = Figure(figsize=(1.7 * columns, 1.7 * rows + 0.9), dpi=120)
     axes = figure.subplots(rows, columns, squeeze=False)
-    for r in range(rows):
-        image, truth = reference["images"][r], reference["labels"][r]
-        _image(axes[r, 0], image)
-        _labelled(axes[r, 1], image, truth)
-        for c, snapshot in enumerate(snapshots.values(), start=2):
-            if snapshot is None:
-                _image(axes[r, c], np.zeros_like(image))
-                _note(axes[r, c], "no snapshot")
-            else:
-                _labelled(axes[r, c], image, snapshot["prediction"][r], truth)
-        axes[r, 0].set_ylabel(str(reference["slice_names"][r]), fontsize=7)
-    for c, heading in enumerate(["image", "ground truth", *snapshots]):
-        axes[0, c].set_title(heading, fontsize=8)
+    panels = {
+        name: _missing_panel if snapshot is None else _prediction_panel(snapshot["prediction"])
+        for name, snapshot in snapshots.items()
+    }
+    _slice_rows(lambda r: axes[r], reference, rows, panels)
     arrays = [reference["labels"]] + [s["prediction"] for s in present.values()]
-    _legend(figure, class_names, _num_classes(class_names, *arrays))
-    if title:
-        figure.suptitle(title, fontsize=9)
-    figure.tight_layout(rect=(0, 0.06, 1, 1))
+    _finish(figure, class_names, arrays, title)
     return figure
 
 
@@ -213,29 +268,17 @@ def sbcal_figure(
     rows = min(max_slices, len(snapshot["images"]))
     pool_rows = [side for side in ("high", "low") if f"cs_{side}_images" in snapshot]
     n_pool = max([min(max_pool, len(snapshot[f"cs_{side}_images"])) for side in pool_rows], default=0)
-    columns = max(5, n_pool)
+    panels = {
+        "SFP distance": _distance_panel(snapshot.get("distance")),
+        "coarse": _prediction_panel(snapshot.get("coarse")),
+        "refined (ASR)": _prediction_panel(snapshot["prediction"]),
+    }
+    columns = max(2 + len(panels), n_pool)
     figure = Figure(figsize=(1.7 * columns, 1.7 * (rows + len(pool_rows)) + 0.9), dpi=120)
     grid = figure.add_gridspec(rows + len(pool_rows), columns)
-    headings = ["image", "ground truth", "SFP distance", "coarse", "refined (ASR)"]
-    for r in range(rows):
-        image, truth = snapshot["images"][r], snapshot["labels"][r]
-        axes = [figure.add_subplot(grid[r, c]) for c in range(5)]
-        _image(axes[0], image)
-        _labelled(axes[1], image, truth)
-        if "distance" in snapshot:
-            distance = np.asarray(snapshot["distance"][r], dtype=np.float32).max(axis=0)
-            axes[2].imshow(distance, cmap="magma", vmin=0.0, vmax=max(1.0, float(distance.max())))
-            axes[2].set_xticks([])
-            axes[2].set_yticks([])
-        else:
-            _labelled(axes[2], image, None)
-        coarse = snapshot.get("coarse")
-        _labelled(axes[3], image, coarse[r] if coarse is not None else None, truth)
-        _labelled(axes[4], image, snapshot["prediction"][r], truth)
-        axes[0].set_ylabel(str(snapshot["slice_names"][r]), fontsize=7)
-        if r == 0:
-            for axis, heading in zip(axes, headings):
-                axis.set_title(heading, fontsize=8)
+    _slice_rows(
+        lambda r: [figure.add_subplot(grid[r, c]) for c in range(2 + len(panels))], snapshot, rows, panels
+    )
     for offset, side in enumerate(pool_rows):
         images, scores = snapshot[f"cs_{side}_images"], snapshot[f"cs_{side}_scores"]
         for c in range(min(max_pool, len(images))):
@@ -244,11 +287,7 @@ def sbcal_figure(
             axis.set_title(f"CS {scores[c]:.3f}", fontsize=7)
             if c == 0:
                 axis.set_ylabel(f"{side}est CS", fontsize=8)
-    arrays = [snapshot["labels"], snapshot["prediction"], snapshot.get("coarse")]
-    _legend(figure, class_names, _num_classes(class_names, *arrays))
-    if title:
-        figure.suptitle(title, fontsize=9)
-    figure.tight_layout(rect=(0, 0.06, 1, 1))
+    _finish(figure, class_names, [snapshot["labels"], snapshot["prediction"], snapshot.get("coarse")], title)
     return figure
 
 

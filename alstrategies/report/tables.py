@@ -63,7 +63,7 @@ class Table:
 
     ``mean`` is NaN where a cell has no data. ``column_keys`` and ``row_keys`` are the machine
     values written to the CSV (e.g. the budget fractions; default: the display labels
-    ``columns`` and ``rows``).
+    ``columns`` and ``rows``). ``mark_best = False`` renders no cell in bold.
     """
 
     key: str
@@ -78,6 +78,7 @@ class Table:
     decimals: int = 2
     column_keys: tuple[object, ...] = field(default=())
     row_keys: tuple[object, ...] = field(default=())
+    mark_best: bool = True
 
     def __post_init__(self) -> None:
         shape = (len(self.rows), len(self.columns))
@@ -104,9 +105,12 @@ class Table:
     def best(self) -> np.ndarray:
         """Boolean mask of the best cells: per column, every cell whose *displayed* mean equals
         the column's best displayed mean (highest, or lowest when ``higher_is_better`` is False).
-        Ties at the displayed precision are all best."""
+        Ties at the displayed precision are all best. No cell when ``mark_best`` is False (rows
+        that are not contenders, e.g. published values beside ours)."""
         rounded = self.rounded()
         mask = np.zeros(rounded.shape, dtype=bool)
+        if not self.mark_best:
+            return mask
         for j in range(rounded.shape[1]):
             column = rounded[:, j]
             finite = np.isfinite(column)

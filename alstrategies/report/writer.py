@@ -10,6 +10,7 @@ import pandas as pd
 from alstrategies.report.curves import plot_learning_curves
 from alstrategies.report.io import atomic_write_text, write_csv
 from alstrategies.report.qualitative import write_qualitative_figures
+from alstrategies.report.reference import write_reference_comparison
 from alstrategies.report.summary import write_summary
 from alstrategies.report.tables import Table, budget_table, render_latex, render_markdown, tidy_frame
 
@@ -103,6 +104,8 @@ def write_report(
     budget: float | str | None = None,
     seed: int = 0,
     max_slices: int = 4,
+    reference: str | Path | None = None,
+    reference_source: str = "paper",
 ) -> ReportFiles:
     """Write every report file of a run into ``out_dir`` and return their paths.
 
@@ -111,7 +114,9 @@ def write_report(
     ``qualitative.png`` and ``sbcal_outputs.png``. ``class_names`` default to the ``dice_<class>``
     columns. ``test``, ``alpha`` and ``pairing`` configure the pairwise tests of ``summary.md``;
     ``budget`` (default: the middle AL budget), ``seed`` and ``max_slices`` the qualitative
-    figures. Skipped figures are listed in the returned list's ``notes`` and logged."""
+    figures. With ``reference`` (a CSV of published values, see :mod:`alstrategies.report.reference`)
+    also ``reference_comparison.{md,tex,csv}``, its rows labelled ``reference_source``. Skipped
+    figures are listed in the returned list's ``notes`` and logged."""
     if results.empty:
         raise ValueError("results is empty: nothing to report")
     out_dir = Path(out_dir)
@@ -123,6 +128,8 @@ def write_report(
     curves = plot_learning_curves(results, out_dir / "learning_curves.png", extra_suffixes=(".pdf",))
     written += [curves, curves.with_suffix(".pdf")]
     written.append(write_summary(results, out_dir / "summary.md", test=test, alpha=alpha, pairing=pairing))
+    if reference is not None:
+        written += write_reference_comparison(results, reference, out_dir, source=reference_source)
     figures, notes = write_qualitative_figures(
         results, out_dir, names, budget=budget, seed=seed, max_slices=max_slices
     )

@@ -113,21 +113,18 @@ class AddRefinement(nn.Module):
         return decoder + self.project(structure)
 
 
-class ConcatRefinement(nn.Sequential):
-    """ASR (C): conv1x1-BN-ReLU over ``[f, s]`` back to ``c_dec`` channels.
+class ConcatRefinement(nn.Module):
+    """ASR (C): one 1x1 conv (with bias) over ``[f, s]`` back to ``c_dec`` channels (DESIGN 3).
 
-    (BN-ReLU keep it from collapsing into the linear refined head.)
+    With the linear refined head, ``logits`` are then a linear map of ``[f_dec, s]``.
     """
 
     def __init__(self, sfp_channels: int, decoder_channels: int) -> None:
-        super().__init__(
-            nn.Conv2d(sfp_channels + decoder_channels, decoder_channels, 1, bias=False),
-            nn.BatchNorm2d(decoder_channels),
-            nn.ReLU(inplace=True),
-        )
+        super().__init__()
+        self.conv = nn.Conv2d(sfp_channels + decoder_channels, decoder_channels, kernel_size=1)
 
-    def forward(self, decoder: torch.Tensor, structure: torch.Tensor) -> torch.Tensor:  # type: ignore[override]
-        return super().forward(torch.cat([decoder, structure], dim=1))
+    def forward(self, decoder: torch.Tensor, structure: torch.Tensor) -> torch.Tensor:
+        return self.conv(torch.cat([decoder, structure], dim=1))
 
 
 class SBCNet(nn.Module):

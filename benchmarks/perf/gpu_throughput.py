@@ -19,6 +19,7 @@ import argparse
 import json
 import multiprocessing
 import platform
+import queue
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -126,15 +127,16 @@ def _packed_worker(setting: Setting, barrier, results) -> None:
     torch.set_num_threads(1)
     images, targets = training_data(setting, device)
     shared_trainer(setting, images, targets, max(2, setting.iterations // 10))  # warm-up
-    barrier.wait()
+    barrier.wait(timeout=600)
     start = time.time()
     shared_trainer(setting, images, targets, setting.iterations)
     results.put((start, time.time()))
 
 
-def packed_images_per_second(setting: Setting, chains: int) -> float:
+def packed_images_per_second(setting: Setting, chains: int, timeout: float = 900.0) -> float:
     """Total training images per second of ``chains`` trainer processes sharing the device,
-    over the window from the first start to the last finish."""
+    over the window from the first start to the last finish. A chain that fails stops the
+    measurement at once (no waiting on the others)."""
     context = multiprocessing.get_context("spawn")
     barrier = context.Barrier(chains)
     results = context.Queue()
@@ -143,11 +145,23 @@ def packed_images_per_second(setting: Setting, chains: int) -> float:
     ]
     for worker in workers:
         worker.start()
-    spans = [results.get(timeout=1800) for _ in workers]
-    for worker in workers:
-        worker.join()
-        if worker.exitcode != 0:
-            raise RuntimeError(f"a packed chain exited with code {worker.exitcode}")
+    spans: list[tuple[float, float]] = []
+    deadline = time.time() + timeout
+    try:
+        while len(spans) < chains:
+            try:
+                spans.append(results.get(timeout=2))
+            except queue.Empty:
+                failed = [w.exitcode for w in workers if w.exitcode not in (None, 0)]
+                if failed or time.time() > deadline:
+                    raise RuntimeError(
+                        f"packed chains failed (exit codes {failed})" if failed else "packed chains timed out"
+                    ) from None
+    finally:
+        for worker in workers:
+            worker.join(timeout=10)
+            if worker.is_alive():
+                worker.terminate()
     window = max(end for _, end in spans) - min(start for start, _ in spans)
     return chains * setting.iterations * setting.batch / window
 

@@ -69,7 +69,8 @@ acdc)
         say "ACDC run stopped at the deadline (resumable)"
     fi
     wait "$group" 2>/dev/null
-    timeout 30 alstrategies report results/acdc >>"$out/window.log" 2>&1 || say "report failed"
+    timeout 30 alstrategies report results/acdc --reference benchmarks/reference/sbcal_miccai2024_acdc.csv \
+        >>"$out/window.log" 2>&1 || say "report failed"
     tar -czf "$out/acdc_run.tar.gz" --exclude=checkpoints --exclude='*.npz' --exclude='*.tmp*' results/acdc
     say "done: $(find results/acdc -name 'round*.json' | wc -l) round records in results/acdc"
     ;;
