@@ -72,6 +72,7 @@ DEFAULTS: dict[str, dict[str, Any]] = {
 SELECTION_KEYS = (
     "protocol.seeds",
     "strategies.names",
+    "data.root",  # where the files are, not what they are: the run folder's dataset.json checks that
     "data.cache",
     "data.cache_dir",
     "snapshots.slices",

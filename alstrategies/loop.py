@@ -264,7 +264,25 @@ class Experiment:
                 )
         else:
             atomic_write_text(self.layout.config, json.dumps(current, indent=1, sort_keys=True))
+        self._claim_dataset()
         self.open_log()
+
+    def _claim_dataset(self) -> None:
+        """Write ``dataset.json`` (what the data are: see :func:`dataset_identity`), or check
+        this run's data against it, so that a folder resumed with another ``--data`` path (a
+        copy on another machine) is accepted and one pointed at other data is refused."""
+        identity = dataset_identity(self.data)
+        path = self.layout.root / "dataset.json"
+        if not path.is_file():
+            atomic_write_text(path, json.dumps(identity, indent=1, sort_keys=True))
+            return
+        diff = differences(json.loads(path.read_text()), identity)
+        if diff:
+            raise RunFolderMismatch(
+                f"run folder {self.layout.root} was started on other data:\n  "
+                + "\n  ".join(diff)
+                + "\npoint --data at the dataset this folder was started with, or use another --out folder"
+            )
 
     def open_log(self) -> None:
         """Append this process's log lines to the run folder's ``run.log``."""
@@ -626,10 +644,11 @@ class Experiment:
         """Run (or resume) every unit, here or with ``executor``; returns the results table."""
         self.claim_folder()
         log.info(
-            "run %s: dataset %s (%d pool images, %d test volumes), strategies %s, seeds %s, device %s "
+            "run %s: dataset %s%s (%d pool images, %d test volumes), strategies %s, seeds %s, device %s "
             "(%d torch threads), %s",
             self.layout.root,
             self.data.name,
+            f" from {self.config['data']['root']}" if self.config["data"].get("root") else "",
             self.data.pool_size,
             len(self.data.test_volumes),
             self.strategy_names,
@@ -649,6 +668,24 @@ class Experiment:
             self.progress_tracker.close()
             self.close_log()
         return self.results()
+
+
+def dataset_identity(data: SegmentationData) -> dict:
+    """What identifies a dataset independently of where it lies and of float rounding in its
+    resampling: name, classes, pool size and slice shape, the digest of the pool's patient of
+    each slice, and the digest of the test volumes' names and original shapes."""
+
+    def digest(parts: list[str]) -> str:
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+    return {
+        "name": data.name,
+        "class_names": list(data.class_names),
+        "pool_size": data.pool_size,
+        "slice_shape": [int(v) for v in data.pool_images.shape[1:]],
+        "pool_groups_sha256": digest([str(g) for g in data.pool_groups]),
+        "test_volumes_sha256": digest([f"{v.name}:{tuple(v.label.shape)}" for v in data.test_volumes]),
+    }
 
 
 def choose_snapshot_slices(volumes: list[Volume], count: int) -> list[tuple[int, int]]:

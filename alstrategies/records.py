@@ -3,6 +3,7 @@
 Layout of a run folder::
 
     config.json                          the resolved config that defines the results
+    dataset.json                         what the data are (not where): checked on resume
     shared/seed<S>/round0.json           the round-0 model, shared by every strategy
     shared/seed<S>/full.json             the 100 % model of seed S
     strategies/<name>/seed<S>/round<R>.json

@@ -336,3 +336,40 @@ def test_evaluation_and_queries_run_in_full_precision_unless_asked(tiny_config, 
     seen["query"].clear()
     _run(tiny_config("train.amp=true", "query.amp=true"), tmp_path / "bf16")
     assert set(seen["query"]) == {True}
+
+
+def test_a_folder_resumes_with_the_data_at_another_path_but_not_with_other_data(tiny_config, tmp_path):
+    """data.root says where the files are (another machine, a copy): it may change on resume;
+    dataset.json says what they are, and other data are refused."""
+    from alstrategies.data import load_dataset
+
+    data = load_dataset(tiny_config()["data"])  # the same data, found at two different paths
+
+    def run(root: str):
+        config = tiny_config(f"data.root='{root}'")
+        return Experiment(config, tmp_path, strategies=["random"], progress=False, data=data).run()
+
+    run("/first/copy")
+    layout = RunLayout(tmp_path)
+    identity = json.loads((tmp_path / "dataset.json").read_text())
+    assert identity["pool_size"] == 30 and identity["class_names"] == ["RV", "MYO", "LV"]
+    assert "root" not in json.loads(layout.config.read_text())["data"]
+    before = layout.strategy_round("random", 0, 2).stat().st_mtime_ns
+    run("/second/copy")
+    assert layout.strategy_round("random", 0, 2).stat().st_mtime_ns == before  # resumed, nothing redone
+
+    (tmp_path / "dataset.json").write_text(json.dumps({**identity, "pool_size": 31}))
+    with pytest.raises(RunFolderMismatch, match=r"started on other data:\n  pool_size: 31 -> 30"):
+        run("/second/copy")
+
+
+def test_dataset_identity_ignores_float_rounding_but_not_the_split():
+    from alstrategies.data.synthetic import load_synthetic
+    from alstrategies.loop import dataset_identity
+
+    data = load_synthetic(image_size=32, train_patients=4, test_patients=2)
+    identity = dataset_identity(data)
+    data.pool_images += 1e-7  # e.g. another scipy's resampling
+    assert dataset_identity(data) == identity
+    other = load_synthetic(image_size=32, train_patients=5, test_patients=2)
+    assert dataset_identity(other)["pool_groups_sha256"] != identity["pool_groups_sha256"]

@@ -59,7 +59,7 @@ acdc)
     fi
     run_seconds=$((seconds - ($(date +%s) - start) - 40))
     say "ACDC paper protocol from $root for ${run_seconds}s, ${chains} chains on the GPU, resuming results/acdc"
-    setsid alstrategies run benchmarks/configs/acdc.toml --data "$root" --out results/acdc \
+    setsid python3 -m alstrategies run benchmarks/configs/acdc.toml --data "$root" --out results/acdc \
         --set executor.chains_per_gpu="$chains" "${@:4}" >"$out/acdc_run.log" 2>&1 &
     group=$!
     deadline=$(($(date +%s) + run_seconds))
@@ -69,7 +69,7 @@ acdc)
         say "ACDC run stopped at the deadline (resumable)"
     fi
     wait "$group" 2>/dev/null
-    timeout 30 alstrategies report results/acdc --reference benchmarks/reference/sbcal_miccai2024_acdc.csv \
+    timeout 30 python3 -m alstrategies report results/acdc --reference benchmarks/reference/sbcal_miccai2024_acdc.csv \
         >>"$out/window.log" 2>&1 || say "report failed"
     tar -czf "$out/acdc_run.tar.gz" --exclude=checkpoints --exclude='*.npz' --exclude='*.tmp*' results/acdc
     say "done: $(find results/acdc -name 'round*.json' | wc -l) round records in results/acdc"
