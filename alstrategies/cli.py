@@ -1,4 +1,4 @@
-"""Command line: ``alstrategies run | report | list``."""
+"""Command line: ``alstrategies run | prepare | report | status | list``."""
 
 from __future__ import annotations
 
@@ -162,6 +162,16 @@ def _command_report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_status(args: argparse.Namespace) -> int:
+    from alstrategies.status import run_status
+
+    for folder in args.run_dirs:
+        status = run_status(folder)
+        print(status.text())
+        print("complete" if status.complete else "not complete: re-run the same command to resume")
+    return 0
+
+
 def _command_list(args: argparse.Namespace) -> int:
     from alstrategies import data, models  # noqa: F401  (registers built-ins)
     from alstrategies.registry import DATASETS, MODELS, STRATEGIES
@@ -232,6 +242,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_reference_arguments(report)
     report.set_defaults(handler=_command_report)
+
+    status = commands.add_parser("status", help="rounds recorded per strategy and seed in run folders")
+    status.add_argument("run_dirs", nargs="+", help="run folders")
+    status.set_defaults(handler=_command_status)
 
     listing = commands.add_parser("list", help="show the registered strategies, datasets and models")
     listing.set_defaults(handler=_command_list)

@@ -72,6 +72,7 @@ acdc)
     timeout 30 python3 -m alstrategies report results/acdc --reference benchmarks/reference/sbcal_miccai2024_acdc.csv \
         >>"$out/window.log" 2>&1 || say "report failed"
     tar -czf "$out/acdc_run.tar.gz" --exclude=checkpoints --exclude='*.npz' --exclude='*.tmp*' results/acdc
+    python3 -m alstrategies status results/acdc >>"$out/window.log" 2>&1
     say "done: $(find results/acdc -name 'round*.json' | wc -l) round records in results/acdc"
     ;;
 *)
