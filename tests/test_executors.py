@@ -162,3 +162,43 @@ def test_ray_executor_matches_local_and_a_killed_ray_run_resumes(reference, tmp_
     assert len(list(out.glob("**/round*.json"))) < 12
     _finish(command)  # resumed on Ray too
     _same_results(reference, out)
+
+
+def _spawned_children(pid: int) -> list[int]:
+    """The pool workers (spawned interpreters) among the children of process ``pid``."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(c) for c in children if "spawn_main" in Path(f"/proc/{c}/cmdline").read_text()]
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads the process tree from /proc")
+def test_pool_workers_stop_when_the_driver_is_killed(tmp_path, config_file):
+    """SIGKILL to the driver alone (a scheduler killing the main PID): its workers must not
+    carry on unseen; they exit within seconds, leaving only complete records."""
+    out = tmp_path / "run"
+    command = _cli(config_file, out, "--workers", "2", "--set", "train.iterations=20000")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
+    driver = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        workers: list[int] = []
+        while time.monotonic() < deadline and not (
+            len(workers) == 2 and RunLayout(out).shared(0, "round0").exists()
+        ):
+            time.sleep(0.2)
+            workers = _spawned_children(driver.pid) if driver.poll() is None else []
+        assert len(workers) == 2, "the pool did not start"
+        driver.kill()
+        driver.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(Path(f"/proc/{w}").exists() for w in workers):
+            time.sleep(0.2)
+        alive = [
+            w
+            for w in workers
+            if Path(f"/proc/{w}/status").exists() and "zombie" not in Path(f"/proc/{w}/status").read_text()
+        ]
+        assert not alive, f"workers {alive} outlived their driver"
+    finally:
+        if driver.poll() is None:
+            driver.kill()

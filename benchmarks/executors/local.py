@@ -13,6 +13,8 @@ from __future__ import annotations
 import concurrent.futures as futures
 import multiprocessing
 import os
+import threading
+import time
 
 import torch
 
@@ -22,8 +24,19 @@ from benchmarks.executors.scheduling import UnitScheduler
 _slot_counter = None
 
 
-def _assign_gpu(counter, gpus: int) -> None:
-    """Worker initialiser: pin this worker to one GPU (round robin) before CUDA starts."""
+def _exit_with_parent(parent: int, poll_seconds: float = 1.0) -> None:
+    """Stop this worker as soon as the driver that started it is gone (killed, say), instead of
+    finishing its unit unseen; its records are atomic, so nothing half-written stays."""
+    while True:
+        time.sleep(poll_seconds)
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+def _init_worker(counter, gpus: int, parent: int) -> None:
+    """Worker initialiser: exit with the driver, and pin this worker to one GPU (round robin)
+    before CUDA starts."""
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     with counter.get_lock():
         index = counter.value
         counter.value += 1
@@ -60,7 +73,10 @@ class LocalExecutor:
         context = multiprocessing.get_context("spawn")
         counter = context.Value("i", 0)
         with futures.ProcessPoolExecutor(
-            max_workers=slots, mp_context=context, initializer=_assign_gpu, initargs=(counter, gpus)
+            max_workers=slots,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(counter, gpus, os.getpid()),
         ) as pool:
 
             def submit(unit: WorkUnit, _dependency: object | None) -> futures.Future:
