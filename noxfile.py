@@ -1,9 +1,10 @@
 """Nox sessions: tests, lint, benchmarks, reports and perf.
 
-Every session installs the CPU build of torch first when ``ALSTRATEGIES_TORCH`` names one
+Every session but ``lint`` (ruff only) installs the CPU build of torch first when
+``ALSTRATEGIES_TORCH`` names one
 (default ``torch==2.13.0``, the wheel these build machines carry); set
 ``ALSTRATEGIES_TORCH=""`` to let pip resolve the project's own range (``torch>=2.3``).
-Extra arguments after ``--`` go to the underlying command, e.g.
+Extra arguments after ``--`` go to the underlying command (not for ``lint``), e.g.
 ``nox -s benchmark_synthetic -- --set train.epochs=2``.
 """
 
@@ -71,6 +72,13 @@ def benchmark_acdc_quick(session: nox.Session) -> None:
     """Real ACDC on a 2-core CPU (48 x 48, 5 seeds, 3 budgets + 100 %): checks the pipeline on
     real scans; it cannot rank strategies."""
     _benchmark(session, "benchmarks/configs/acdc_quick.toml", "results/acdc_quick", paper="acdc")
+
+
+@nox.session
+def benchmark_acdc_cpu(session: nox.Session) -> None:
+    """Real ACDC through every budget on a 2-core CPU (48 x 48, 5 seeds, 6.67-33.33 % + 100 %):
+    the whole learning curve at low resolution, with the paper's Table 1 beside it."""
+    _benchmark(session, "benchmarks/configs/acdc_cpu.toml", "results/acdc_cpu", paper="acdc")
 
 
 @nox.session
