@@ -1,4 +1,4 @@
-"""Command line: ``alstrategies run | prepare | report | status | list``."""
+"""Command line: ``alstrategies run | prepare | report | status | list | check``."""
 
 from __future__ import annotations
 
@@ -183,6 +183,60 @@ def _command_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _strategy_options(assignments: list[str] | None) -> dict:
+    """``--option KEY=VALUE`` pairs as keyword options (values parsed as TOML literals)."""
+    from alstrategies.config import parse_value
+
+    options = {}
+    for assignment in assignments or []:
+        key, sep, text = assignment.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--option expects KEY=VALUE (e.g. passes=2), got {assignment!r}")
+        options[key.strip()] = parse_value(text.strip())
+    return options
+
+
+def _accepts(factory: type, option: str) -> bool:
+    """Whether ``factory(**{option: ...})`` is a keyword its constructor takes."""
+    import inspect
+
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return True  # no signature to read: let the checks report what happens
+    return any(
+        p.kind is p.VAR_KEYWORD or (p.name == option and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+        for p in parameters
+    )
+
+
+def _command_check(args: argparse.Namespace) -> int:
+    from alstrategies.conformance import check_strategy, resolve
+
+    options = _strategy_options(args.option)
+    # an unknown or unloadable name, or an option no NAME takes, stops here before any check runs
+    factories = {name: resolve(name).factory for name in args.names}
+    for name, factory in factories.items():
+        needs = getattr(factory, "required_heads", None)
+        if args.heads and needs and needs != args.heads:
+            raise ConfigError(f"strategy {name!r} needs --heads {needs}, not {args.heads}")
+    for option in options:
+        if not any(_accepts(factory, option) for factory in factories.values()):
+            raise ConfigError(f"no strategy of {', '.join(args.names)} takes the option {option!r}")
+    failed = 0
+    for name, factory in factories.items():
+        results = check_strategy(
+            name,
+            {key: value for key, value in options.items() if _accepts(factory, key)},
+            args.heads,
+            on_result=lambda result: print(result.line(), flush=True),
+        )
+        counts = {status: sum(r.status == status for r in results) for status in ("pass", "fail", "skip")}
+        failed += counts["fail"]
+        print(f"{name}: {counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped")
+    return 1 if failed else 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alstrategies",
@@ -249,6 +303,25 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="show the registered strategies, datasets and models")
     listing.set_defaults(handler=_command_list)
+
+    check = commands.add_parser(
+        "check", help="run the conformance checks of the query contract on strategies (exit 1 on a failure)"
+    )
+    check.add_argument(
+        "names", nargs="+", metavar="NAME", help="a registered strategy name or a module:Class path"
+    )
+    check.add_argument(
+        "--option",
+        action="append",
+        metavar="KEY=VALUE",
+        help="keyword option, e.g. passes=2 (repeatable; given to every NAME that takes it)",
+    )
+    check.add_argument(
+        "--heads",
+        choices=["plain", "sbc"],
+        help="check with these model heads only (default: the strategy's required_heads, else both)",
+    )
+    check.set_defaults(handler=_command_check)
     return parser
 
 

@@ -77,3 +77,47 @@ def test_report_sets_the_paper_beside_the_run(tmp_path, capsys):
         "| random (Zhou) | 66.11 ± 0.04 | 91.37 ± 0.01 |"
         in (tmp_path / "reference_comparison.md").read_text()
     )
+
+
+# -- alstrategies check ---------------------------------------------------------------------------
+import numpy as np  # noqa: E402
+
+from alstrategies.strategy import QueryContext, QueryResult, QueryStrategy  # noqa: E402
+
+
+class DuplicatePicker(QueryStrategy):
+    """A broken strategy for ``alstrategies check tests.test_cli:DuplicatePicker``: k copies of one index."""
+
+    name = "duplicate_picker"
+
+    def select(self, context: QueryContext, k: int, rng: np.random.Generator) -> QueryResult:
+        return QueryResult(indices=np.repeat(context.unlabeled[:1], k))
+
+
+def test_check_passes_a_registered_strategy(capsys):
+    assert main(["check", "random"]) == 0
+    out = capsys.readouterr().out
+    assert "PASS random [plain] returns k distinct unlabeled indices" in out
+    assert "PASS random [sbc] an empty pool raises EmptyPoolError" in out
+    assert "SKIP random [plain] scores do not depend on the batch size: random is not" in out
+    assert out.strip().splitlines()[-1] == "random: 17 passed, 0 failed, 2 skipped"
+
+
+def test_check_of_an_unknown_name_lists_the_registered_ones(capsys):
+    assert main(["check", "random", "no_such_strategy"]) == 2
+    captured = capsys.readouterr()
+    assert "unknown strategy 'no_such_strategy'; registered: " in captured.err and "random" in captured.err
+    assert captured.out == ""  # nothing ran
+    assert main(["check", "random", "--option", "passes=2"]) == 2
+    assert "takes the option 'passes'" in capsys.readouterr().err
+
+
+def test_check_of_a_broken_module_class_path_fails(capsys):
+    assert main(["check", f"{__name__}:DuplicatePicker", "--heads", "plain"]) == 1
+    out = capsys.readouterr().out
+    assert (
+        "FAIL duplicate_picker [plain] returns k distinct unlabeled indices: strategy 'duplicate_picker'"
+        " broke the query contract: select() returned duplicate indices [0]" in out
+    )
+    assert "PASS duplicate_picker [any] is a QueryStrategy named as registered" in out
+    assert out.strip().splitlines()[-1] == f"{__name__}:DuplicatePicker: 3 passed, 6 failed, 1 skipped"
