@@ -197,17 +197,13 @@ def _strategy_options(assignments: list[str] | None) -> dict:
 
 
 def _accepts(factory: type, option: str) -> bool:
-    """Whether ``factory(**{option: ...})`` is a keyword its constructor takes."""
+    """Whether ``factory`` takes the keyword ``option`` (or any keyword, through ``**kwargs``)."""
     import inspect
 
-    try:
-        parameters = inspect.signature(factory).parameters.values()
-    except (TypeError, ValueError):
-        return True  # no signature to read: let the checks report what happens
-    return any(
-        p.kind is p.VAR_KEYWORD or (p.name == option and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
-        for p in parameters
-    )
+    from alstrategies.config import _kwargs_of
+
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(factory).parameters.values())
+    return takes_any or option in _kwargs_of(factory)
 
 
 def _command_check(args: argparse.Namespace) -> int:

@@ -250,38 +250,35 @@ class Experiment:
 
     # -- run folder ------------------------------------------------------------------------
     def claim_folder(self) -> None:
-        """Write ``config.json`` (or check it against this config) and open ``run.log``."""
+        """Write ``config.json`` and ``dataset.json`` (or check this run against them) and open
+        ``run.log``."""
         self.layout.root.mkdir(parents=True, exist_ok=True)
-        current = fingerprint(self.config)
-        if self.layout.config.is_file():
-            previous = fill_defaults(json.loads(self.layout.config.read_text()))
-            diff = differences(previous, current)
-            if diff:
-                raise RunFolderMismatch(
-                    f"run folder {self.layout.root} was started with a different config:\n  "
-                    + "\n  ".join(diff)
-                    + "\nuse another --out folder, or restore those values to resume"
-                )
-        else:
-            atomic_write_text(self.layout.config, json.dumps(current, indent=1, sort_keys=True))
-        self._claim_dataset()
+        self._claim(
+            self.layout.config,
+            fingerprint(self.config),
+            fill_defaults,
+            "with a different config",
+            "use another --out folder, or restore those values to resume",
+        )
+        self._claim(  # what the data are, not where: a copy elsewhere resumes, other data do not
+            self.layout.root / "dataset.json",
+            dataset_identity(self.data),
+            lambda recorded: recorded,
+            "on other data",
+            "point --data at the dataset this folder was started with, or use another --out folder",
+        )
         self.open_log()
 
-    def _claim_dataset(self) -> None:
-        """Write ``dataset.json`` (what the data are: see :func:`dataset_identity`), or check
-        this run's data against it, so that a folder resumed with another ``--data`` path (a
-        copy on another machine) is accepted and one pointed at other data is refused."""
-        identity = dataset_identity(self.data)
-        path = self.layout.root / "dataset.json"
+    def _claim(self, path: Path, current: dict, recorded_as, started: str, fix: str) -> None:
+        """Write ``current`` to ``path``, or refuse the folder when ``recorded_as`` of the file
+        there differs from it (the message lists the differing keys and says ``fix``)."""
         if not path.is_file():
-            atomic_write_text(path, json.dumps(identity, indent=1, sort_keys=True))
+            atomic_write_text(path, json.dumps(current, indent=1, sort_keys=True))
             return
-        diff = differences(json.loads(path.read_text()), identity)
+        diff = differences(recorded_as(json.loads(path.read_text())), current)
         if diff:
             raise RunFolderMismatch(
-                f"run folder {self.layout.root} was started on other data:\n  "
-                + "\n  ".join(diff)
-                + "\npoint --data at the dataset this folder was started with, or use another --out folder"
+                f"run folder {self.layout.root} was started {started}:\n  " + "\n  ".join(diff) + f"\n{fix}"
             )
 
     def open_log(self) -> None:
@@ -377,9 +374,7 @@ class Experiment:
         path = self.layout.shared(seed, "round0")
         checkpoint = self.layout.checkpoint("seed", seed, "round0")
         record = read_record(path)
-        pending = [
-            n for n in self.strategy_names if read_record(self.layout.strategy_round(n, seed, 0)) is None
-        ]
+        pending = [n for n in self.strategy_names if not self.layout.strategy_round(n, seed, 0).is_file()]
         if record is not None and not self._round0_weights_needed(seed, pending):
             return
         if record is not None and checkpoint.is_file():
@@ -405,10 +400,10 @@ class Experiment:
             return True
         if not self.train_config.warm_start:
             return False
-        if self.config["protocol"]["include_full"] and read_record(self.layout.shared(seed, "full")) is None:
+        if self.config["protocol"]["include_full"] and not self.layout.shared(seed, "full").is_file():
             return True
         return len(self.budgets) > 1 and any(
-            read_record(self.layout.strategy_round(n, seed, 1)) is None for n in self.strategy_names
+            not self.layout.strategy_round(n, seed, 1).is_file() for n in self.strategy_names
         )
 
     def _check_round0_reproduced(self, seed: int, previous: dict, retrained: dict) -> None:
