@@ -103,3 +103,11 @@ def perf(session: nox.Session) -> None:
     """Speed benchmarks (pytest-benchmark): ratios against plain-PyTorch references."""
     install(session)
     session.run("pytest", "benchmarks/perf", "--benchmark-only", "-s", *session.posargs)
+
+
+@nox.session
+def mutants(session: nox.Session) -> None:
+    """Curated mutation run (not CI): every mutation of benchmarks/mutants/catalogue.py must make
+    its tests fail; ``-- --only ID ...``, ``-- --check``, ``-- --list`` (docs/mutants.md)."""
+    install(session)
+    session.run("python", "benchmarks/mutants/run.py", *session.posargs, env={"OMP_NUM_THREADS": "1"})

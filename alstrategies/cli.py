@@ -1,4 +1,9 @@
-"""Command line: ``alstrategies run | prepare | report | status | list | check``."""
+"""Command line: ``alstrategies run | prepare | report | status | list | check``.
+
+A user error (any :class:`~alstrategies.errors.AlstrategiesError`: a bad config value, a
+missing file, ...) prints one ``alstrategies: error: ...`` line and exits with status 2;
+anything else is a bug and propagates with its traceback.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +14,23 @@ from pathlib import Path
 
 import pandas as pd
 
-from alstrategies.config import ConfigError, load_config
+from alstrategies import __version__
+from alstrategies.config import load_config
+from alstrategies.errors import AlstrategiesError, ConfigError, MissingFileError, RecordError, UnitFailed
 
 
 def _split(text: str | None) -> list[str] | None:
     return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
+
+
+def _seeds(text: str | None) -> list[int] | None:
+    """The integers of ``--seeds 0,1,2`` (None when not given)."""
+    if not text:
+        return None
+    try:
+        return [int(part) for part in _split(text)]
+    except ValueError:
+        raise ConfigError(f"--seeds expects comma-separated integers (e.g. 0,1,2), got {text!r}") from None
 
 
 def _add_config_arguments(
@@ -88,7 +105,7 @@ def _command_run(args: argparse.Namespace) -> int:
         from alstrategies.config import validate
 
         validate(config)
-    seeds = [int(s) for s in _split(args.seeds)] if args.seeds else None
+    seeds = _seeds(args.seeds)
     if args.reference:  # a bad reference table is reported now, not after the run
         from alstrategies.report.reference import load_reference
 
@@ -136,11 +153,14 @@ def _command_report(args: argparse.Namespace) -> int:
         else:
             path = folder / "results.csv"
             if not path.is_file():
-                raise ConfigError(
+                raise MissingFileError(
                     f"{path} not found: point `alstrategies report` at a run folder (results.csv) "
                     f"or a grid folder ({GRID_FILE})"
                 )
-            results = pd.read_csv(path)
+            try:
+                results = pd.read_csv(path)
+            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+                raise RecordError(f"{path} is not a readable results table ({error})") from None
             class_names = [c.removeprefix("dice_") for c in results.columns if c.startswith("dice_")]
             written = write_report(
                 results,
@@ -173,7 +193,6 @@ def _command_status(args: argparse.Namespace) -> int:
 
 
 def _command_list(args: argparse.Namespace) -> int:
-    from alstrategies import data, models  # noqa: F401  (registers built-ins)
     from alstrategies.registry import DATASETS, MODELS, STRATEGIES
 
     for title, registry in (("strategies", STRATEGIES), ("datasets", DATASETS), ("models", MODELS)):
@@ -238,6 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="alstrategies",
         description="Benchmark active-learning query strategies for medical image segmentation.",
     )
+    parser.add_argument("--version", action="version", version=f"alstrategies {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run (or resume) the AL protocol of a config")
@@ -321,11 +341,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def is_user_error(error: BaseException) -> bool:
+    """Whether ``error`` is the user's to fix (printed as one line) rather than a bug.
+
+    That is an :class:`AlstrategiesError`, except a :class:`UnitFailed` whose worker error is
+    not one: a bug in a worker keeps its traceback (chained as the cause).
+    """
+    if isinstance(error, UnitFailed):
+        return isinstance(error.__cause__, AlstrategiesError)
+    return isinstance(error, AlstrategiesError)
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run the command of ``argv``; its exit status (2 for a user error)."""
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
-    except (ConfigError, ValueError, KeyError, RuntimeError, FileNotFoundError) as error:
+    except AlstrategiesError as error:
+        if not is_user_error(error):
+            raise
         message = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
         print(f"alstrategies: error: {message}", file=sys.stderr)
         return 2

@@ -15,58 +15,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-DEFAULTS: dict[str, dict[str, Any]] = {
-    "data": {"name": "synthetic", "image_size": 48, "root": "", "cache": True, "cache_dir": ""},
-    "model": {
-        "backbone": "unet",
-        "width": 16,
-        "heads": "sbc",
-        "asr": "attention",
-        "distance_prior": 0.05,
-        "dropout": True,
-    },
-    "loss": {"alpha": 1.0, "beta": 1.0, "gamma": 1.0},
-    "train": {
-        "epochs": 60,
-        "full_epochs_factor": 1.0,
-        "iterations": 0,
-        "min_batches_per_epoch": 0,
-        "batch_size": 16,
-        "lr": 0.01,
-        "sfp_lr": 1e-4,
-        "momentum": 0.9,
-        "weight_decay": 1e-4,
-        "lr_decay": 0.9,
-        "lr_step": 500,
-        "augment": True,
-        "amp": True,
-        "channels_last": True,
-        "compile": False,
-        "device": "auto",
-        "eval_batch_size": 64,
-        "warm_start": False,
-        "threads": 0,
-    },
-    "protocol": {
-        "seeds": [0, 1, 2, 3, 4],
-        "initial_fraction": 0.0667,
-        "step_fraction": 0.0333,
-        "final_fraction": 0.3333,
-        "include_full": True,
-    },
-    "query": {"batch_size": 64, "reduction": "mean", "amp": False},
-    "strategies": {"names": []},
-    "snapshots": {"slices": 4, "seeds": [0], "checkpoints": False},
-    "executor": {
-        "name": "local",
-        "workers": 1,
-        "chains_per_gpu": 1,
-        "cpus_per_chain": 1.0,
-        "gpus_per_chain": 0.0,
-        "ray_address": "",
-    },
-    "grid": {"variants": {}, "budget": 0.0, "layout": "strategy_by_variant"},
-}
+from alstrategies.errors import ConfigError
+from alstrategies.settings import section_defaults
+
+#: Every section's keys and defaults, derived from the typed sections of :mod:`alstrategies.settings`.
+DEFAULTS: dict[str, dict[str, Any]] = section_defaults()
 
 #: Keys that may differ between invocations on one run folder (they select, not define, work).
 SELECTION_KEYS = (
@@ -80,10 +33,6 @@ SELECTION_KEYS = (
     "snapshots.checkpoints",
     *(f"executor.{key}" for key in DEFAULTS["executor"]),
 )
-
-
-class ConfigError(ValueError):
-    """A configuration problem, with a message that names the key and the fix."""
 
 
 def _merge(base: dict, override: dict, path: str = "") -> dict:
@@ -153,7 +102,6 @@ def _check_type(key: str, value: Any, default: Any) -> Any:
 
 def validate(config: dict) -> dict:
     """Check every key against the schema; return the config with types normalised."""
-    from alstrategies import data, models  # noqa: F401  (registers the built-in entries)
     from alstrategies.registry import DATASETS, STRATEGIES
 
     unknown_sections = set(config) - set(DEFAULTS)
@@ -198,12 +146,34 @@ def validate(config: dict) -> dict:
             if key in allowed and not isinstance(allowed[key], dict):
                 values[key] = _check_type(f"{section}.{key}", value, allowed[key])
     _check_model(config["model"])
+    _check_evaluation(config["evaluation"])
     names = config["strategies"]["names"]
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ConfigError(f"strategies.names must be a list of strategy names, got {names!r}")
     for name in names:
         STRATEGIES.get(name)  # raises with the list of registered names
     return config
+
+
+def _check_evaluation(evaluation: dict) -> None:
+    """``evaluation.metrics`` names registered metrics, Dice among them (the loop, the summary
+    and the curves are on Dice); the surface tolerance is positive."""
+    from alstrategies.metrics import METRICS
+
+    names = evaluation["metrics"]
+    if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+        raise ConfigError(f"evaluation.metrics must be a list of metric names, got {names!r}")
+    unknown = [n for n in names if n not in METRICS]
+    if unknown:
+        raise ConfigError(f"evaluation.metrics: unknown metric(s) {unknown}; registered: {sorted(METRICS)}")
+    if "dice" not in names:
+        raise ConfigError(f"evaluation.metrics must include 'dice' (got {names}); add it to the list")
+    if len(set(names)) != len(names):
+        raise ConfigError(f"evaluation.metrics lists a metric twice: {names}")
+    if not evaluation["surface_tolerance"] > 0:
+        raise ConfigError(
+            f"evaluation.surface_tolerance must be a positive distance (mm), got {evaluation['surface_tolerance']}"
+        )
 
 
 def _check_model(model: dict) -> None:
@@ -251,9 +221,17 @@ def strategy_options(config: dict, name: str) -> dict[str, Any]:
     return options
 
 
-def dataset_options(config: dict) -> dict[str, Any]:
-    """Keyword arguments for the dataset loader: every ``data`` key but ``name``."""
-    return {k: v for k, v in config["data"].items() if k != "name"}
+def check_strategy_heads(names: Iterable[str], heads: str) -> None:
+    """Refuse strategies whose declared ``required_heads`` the config's ``model.heads`` lacks."""
+    from alstrategies.registry import STRATEGIES
+
+    for name in names:
+        needs = getattr(STRATEGIES.get(name), "required_heads", None)
+        if needs and needs != heads:
+            raise ConfigError(
+                f"strategy {name!r} needs model.heads = {needs!r}, but the config has {heads!r}; "
+                f"set --set model.heads={needs} or drop {name}"
+            )
 
 
 def fingerprint(config: dict) -> dict:

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import torch
 
+from alstrategies.errors import ConfigError
+
 
 def resolve_device(name: str = "auto") -> torch.device:
     """``"auto"`` picks CUDA when present, else the CPU; anything else is passed to torch."""
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    device = torch.device(name)
+    try:
+        device = torch.device(name)
+    except (RuntimeError, TypeError) as error:
+        raise ConfigError(
+            f"train.device = {name!r} is not a device ({error}); use 'auto', 'cpu' or 'cuda'"
+        ) from None
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"train.device = {name!r} but no CUDA device is visible; use 'auto' or 'cpu'")
+        raise ConfigError(f"train.device = {name!r} but no CUDA device is visible; use 'auto' or 'cpu'")
     return device
 
 

@@ -8,9 +8,17 @@ from fractions import Fraction
 
 import numpy as np
 
+from alstrategies.errors import BudgetError
 
-class BudgetError(ValueError):
-    """An annotation schedule that cannot be realised on the given pool."""
+__all__ = [
+    "Budget",
+    "BudgetError",
+    "budget_schedule",
+    "derive_rng",
+    "derive_seed",
+    "initial_labeled_set",
+    "name_key",
+]
 
 
 @dataclass(frozen=True)

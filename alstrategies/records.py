@@ -1,23 +1,13 @@
 """Atomic per-round JSON records and the ``results.csv`` built from them.
 
-Layout of a run folder::
-
-    config.json                          the resolved config that defines the results
-    dataset.json                         what the data are (not where): checked on resume
-    shared/seed<S>/round0.json           the round-0 model, shared by every strategy
-    shared/seed<S>/full.json             the 100 % model of seed S
-    strategies/<name>/seed<S>/round<R>.json
-    checkpoints/                         model weights needed to resume (never committed)
-    snapshots/                           predictions on a few test slices (qualitative figures)
-    results.csv                          one row per (strategy, seed, round): metrics only, so
-                                         the same config gives a byte-identical file
-    timings.csv                          the same rows with train/query/eval seconds
+The paths of a run folder are :class:`alstrategies.layout.RunLayout`'s alone.
 """
 
 from __future__ import annotations
 
 import json
 import stat
+import weakref
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +15,16 @@ import numpy as np
 import pandas as pd
 
 from alstrategies.atomic import atomic_write_text
+from alstrategies.errors import RecordError
+from alstrategies.layout import RunLayout
+from alstrategies.metrics import DEFAULT_METRICS, METRICS
 
-#: Columns of ``results.csv`` that are not per-class.
-BASE_COLUMNS = [
-    "strategy",
-    "seed",
-    "round",
-    "budget",
-    "n_labeled",
-    "fraction",
-    "dice",
-    "hd95",
-    "iterations",
-]
+#: The columns of ``results.csv`` before the metric means.
+ID_COLUMNS = ["strategy", "seed", "round", "budget", "n_labeled", "fraction"]
+#: Columns of ``results.csv`` that are not per-class, for the default metrics. A run folder has,
+#: in this order: :data:`ID_COLUMNS`, the mean of each metric (registry order), ``iterations``,
+#: then ``<metric>_<class>`` per metric and class (see :func:`metric_columns`).
+BASE_COLUMNS = [*ID_COLUMNS, *DEFAULT_METRICS, "iterations"]
 
 #: Wall-clock columns, kept out of ``results.csv`` (they differ between runs) in ``timings.csv``.
 TIMING_COLUMNS = ["train_seconds", "query_seconds", "eval_seconds"]
@@ -70,7 +57,7 @@ def read_record(path: Path) -> dict | None:
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError as error:
-        raise RuntimeError(
+        raise RecordError(
             f"record {path} is corrupt ({error}); delete it and re-run to recompute that round"
         ) from None
 
@@ -92,24 +79,29 @@ def _file_key(path: Path) -> FileKey | None:
     return (info.st_ino, info.st_mtime_ns, info.st_size) if stat.S_ISREG(info.st_mode) else None
 
 
+#: What a parsed row depends on besides the file: (class names, registered metric names, chain).
+_Variant = tuple[tuple[str, ...], tuple[str, ...], bool]
+
+
 class RecordCache:
     """results.csv rows of record files, parsed again only when a file changes.
 
     ``write_results`` runs after every round; without the cache it would re-read every record of
-    the run each time. An entry is ``path -> (file key, (class names, chain), parsed record)``;
-    a lookup stats the file and re-reads it when its key (or the class names) differ.
+    the run each time. An entry is ``path -> (file key, (class names, metric names, chain), parsed
+    record)``; a lookup stats the file and re-reads it when its key (or the class names, or the
+    registered metrics) differ.
     :meth:`prune` drops the entries not looked up since its last call (deleted records).
     """
 
     def __init__(self) -> None:
-        self._entries: dict[Path, tuple[FileKey, tuple[tuple[str, ...], bool], ParsedRecord]] = {}
+        self._entries: dict[Path, tuple[FileKey, _Variant, ParsedRecord]] = {}
         self._seen: set[Path] = set()
 
     def chain_row(self, path: Path, class_names: list[str]) -> tuple[dict, tuple[str, int]]:
         """The metric row and (strategy, seed) of a strategy-round record."""
         parsed = self._parsed(path, class_names, chain=True)
         if parsed is None or parsed[1] is None:
-            raise FileNotFoundError(f"record {path} disappeared while results.csv was being written")
+            raise RecordError(f"record {path} disappeared while results.csv was being written")
         return parsed[0], parsed[1]
 
     def row(self, path: Path, class_names: list[str]) -> dict | None:
@@ -128,7 +120,7 @@ class RecordCache:
 
     def _parsed(self, path: Path, class_names: list[str], chain: bool) -> ParsedRecord | None:
         self._seen.add(path)
-        key, variant = _file_key(path), (tuple(class_names), chain)
+        key, variant = _file_key(path), (tuple(class_names), tuple(METRICS), chain)
         cached = self._entries.pop(path, None)
         if key is None:
             return None
@@ -144,77 +136,64 @@ class RecordCache:
         return parsed
 
 
-class RunLayout:
-    """Paths inside one run folder, and the :class:`RecordCache` of its records."""
+_CACHES: weakref.WeakKeyDictionary[RunLayout, RecordCache] = weakref.WeakKeyDictionary()
 
-    def __init__(self, root: str | Path) -> None:
-        self.root = Path(root)
-        self.records = RecordCache()
 
-    @property
-    def config(self) -> Path:
-        return self.root / "config.json"
-
-    @property
-    def results(self) -> Path:
-        return self.root / "results.csv"
-
-    @property
-    def timings(self) -> Path:
-        return self.root / "timings.csv"
-
-    @property
-    def log(self) -> Path:
-        return self.root / "run.log"
-
-    def snapshot(self, name: str, seed: int, round_index: int) -> Path:
-        return self.root / "snapshots" / name / f"seed{seed}" / f"round{round_index}.npz"
-
-    def shared(self, seed: int, which: str) -> Path:
-        return self.root / "shared" / f"seed{seed}" / f"{which}.json"
-
-    def strategy_round(self, name: str, seed: int, round_index: int) -> Path:
-        return self.root / "strategies" / name / f"seed{seed}" / f"round{round_index}.json"
-
-    def checkpoint(self, *parts: str | int) -> Path:
-        return self.root / "checkpoints" / ("_".join(str(p) for p in parts) + ".pt")
-
-    def strategy_records(self) -> list[Path]:
-        return sorted((self.root / "strategies").glob("*/seed*/round*.json"))
+def record_cache(layout: RunLayout) -> RecordCache:
+    """The :class:`RecordCache` of ``layout`` (one per layout object, dropped with it)."""
+    cache = _CACHES.get(layout)
+    if cache is None:
+        cache = _CACHES[layout] = RecordCache()
+    return cache
 
 
 def metric_row(record: dict, class_names: list[str]) -> dict:
-    """A results.csv row from a record."""
-    row = {key: record.get(key) for key in BASE_COLUMNS + TIMING_COLUMNS}
-    for name, dice, hd in zip(class_names, record["dice_per_class"], record["hd95_per_class"]):
-        row[f"dice_{name}"] = dice
-        row[f"hd95_{name}"] = hd
+    """A results.csv row from a record: its identifying columns, ``iterations``, the seconds, and
+    per registered metric in the record (the default ones always) ``<metric>`` (its mean) and
+    ``<metric>_<class>`` (from ``<metric>_per_class``)."""
+    row = {key: record.get(key) for key in [*ID_COLUMNS, "iterations", *TIMING_COLUMNS]}
+    for metric in METRICS:
+        if metric not in DEFAULT_METRICS and metric not in record:
+            continue
+        row[metric] = record.get(metric)
+        for name, value in zip(class_names, record.get(f"{metric}_per_class") or []):
+            row[f"{metric}_{name}"] = value
     return row
+
+
+def metric_columns(metrics: list[str], class_names: list[str]) -> list[str]:
+    """The ``results.csv`` columns (with the timing ones) of a run computing ``metrics``."""
+    per_class = [f"{m}_{n}" for m in metrics for n in class_names]
+    return [*ID_COLUMNS, *metrics, "iterations", *per_class, *TIMING_COLUMNS]
 
 
 def collect_results(layout: RunLayout, class_names: list[str], include_full: bool = True) -> pd.DataFrame:
     """Every finished round of every chain, plus the shared 100 % row for each (strategy, seed).
 
-    Records are parsed through ``layout.records``, so an unchanged record is read only once per
+    Columns (:func:`metric_columns`): the default metrics (Dice, HD95) always, and every other
+    registered metric present in at least one record, in registry order.
+
+    Records are parsed through ``record_cache(layout)``, so an unchanged record is read only once per
     layout (``write_results`` runs after every round)."""
     rows = []
     chains: set[tuple[str, int]] = set()
     for path in layout.strategy_records():
-        row, chain = layout.records.chain_row(path, class_names)
+        row, chain = record_cache(layout).chain_row(path, class_names)
         rows.append(dict(row))
         chains.add(chain)
     if include_full:
         for strategy, seed in sorted(chains):
-            full = layout.records.row(layout.shared(seed, "full"), class_names)
+            full = record_cache(layout).row(layout.shared(seed, "full"), class_names)
             if full is not None:
                 rows.append({**full, "strategy": strategy, "query_seconds": 0.0})
-    layout.records.prune()
-    columns = BASE_COLUMNS + [f"{m}_{n}" for m in ("dice", "hd95") for n in class_names] + TIMING_COLUMNS
+    record_cache(layout).prune()
+    present = [m for m in METRICS if m in DEFAULT_METRICS or any(m in row for row in rows)]
+    columns = metric_columns(present, class_names)
     frame = pd.DataFrame(rows, columns=columns)
     if frame.empty:
         return frame
-    metrics = [c for c in columns if c.startswith(("dice", "hd95")) or c in TIMING_COLUMNS]
-    frame[metrics] = frame[metrics].astype(float)  # undefined metrics (None) become NaN
+    numeric = [c for c in columns if c not in ID_COLUMNS and c != "iterations"]
+    frame[numeric] = frame[numeric].astype(float)  # undefined metrics (None) become NaN
     return frame.sort_values(["strategy", "seed", "round"], kind="stable").reset_index(drop=True)
 
 

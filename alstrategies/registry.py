@@ -1,9 +1,9 @@
-"""Name -> factory registries for strategies, datasets and models.
+"""Name -> factory registries for strategies, datasets, models and executors.
 
-Built-in entries register themselves with :meth:`Registry.register`; third-party packages (and
-``baselines`` and ``benchmarks``, which ``alstrategies`` never imports) register through the
-entry-point groups ``alstrategies.strategies``, ``alstrategies.datasets``,
-``alstrategies.models`` and ``alstrategies.executors``.
+Every entry, built-in or third-party, comes from the entry-point groups ``alstrategies.strategies``,
+``alstrategies.datasets``, ``alstrategies.models`` and ``alstrategies.executors`` (see
+``pyproject.toml``), imported on first use, so looking a name up needs no import of the package
+that provides it. :meth:`Registry.register` adds an entry at run time (tests, notebooks).
 """
 
 from __future__ import annotations
@@ -12,12 +12,9 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
+from alstrategies.errors import UnknownNameError
 
-class UnknownNameError(KeyError):
-    """Raised for a name that no registry entry or entry point provides."""
-
-    def __str__(self) -> str:  # KeyError quotes its message; keep it readable
-        return str(self.args[0])
+__all__ = ["DATASETS", "EXECUTORS", "MODELS", "STRATEGIES", "Registry", "UnknownNameError", "create"]
 
 
 class Registry:
@@ -30,10 +27,14 @@ class Registry:
         self._loaded_entry_points = False
 
     def register(self, name: str, factory: Any = None, *, replace: bool = False) -> Any:
-        """Register ``factory`` under ``name``; usable as a decorator when ``factory`` is None."""
+        """Register ``factory`` under ``name``; usable as a decorator when ``factory`` is None.
+
+        Registering a second, different object under a taken name without ``replace=True`` is a
+        programming error and raises a plain :class:`ValueError` (shown with its traceback).
+        """
 
         def add(obj: Any) -> Any:
-            if name in self._entries and self._entries[name] is not obj and not replace:
+            if name in self._entries and not replace and not _same(self._entries[name], obj):
                 raise ValueError(f"{self.kind} {name!r} is already registered")
             self._entries[name] = obj
             return obj
@@ -41,6 +42,7 @@ class Registry:
         return add if factory is None else add(factory)
 
     def unregister(self, name: str) -> None:
+        """Remove ``name`` if present."""
         self._entries.pop(name, None)
 
     def _load_entry_points(self) -> None:
@@ -61,11 +63,12 @@ class Registry:
                 f" '{self.group}')"
             )
         entry = self._entries[name]
-        if hasattr(entry, "load") and hasattr(entry, "group"):
+        if _is_entry_point(entry):
             entry = self._entries[name] = entry.load()
         return entry
 
     def names(self) -> list[str]:
+        """The sorted names of every entry, registered or from entry points (none is imported)."""
         self._load_entry_points()
         return sorted(self._entries)
 
@@ -79,6 +82,17 @@ class Registry:
             except Exception as error:  # a broken plug-in must not break the listing
                 out[name] = f"<failed to load: {error}>"
         return out
+
+
+def _is_entry_point(entry: Any) -> bool:
+    return hasattr(entry, "load") and hasattr(entry, "group")
+
+
+def _same(entry: Any, obj: Any) -> bool:
+    """Whether ``entry`` is ``obj``, or an entry point (not yet imported) that names ``obj``."""
+    if _is_entry_point(entry):
+        return entry.value == f"{getattr(obj, '__module__', '')}:{getattr(obj, '__qualname__', '')}"
+    return entry is obj
 
 
 STRATEGIES = Registry("strategy", "alstrategies.strategies")

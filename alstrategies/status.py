@@ -13,8 +13,10 @@ from pathlib import Path
 import pandas as pd
 
 from alstrategies.config import fill_defaults
+from alstrategies.errors import MissingFileError
+from alstrategies.layout import RunLayout
 from alstrategies.protocol import budget_schedule
-from alstrategies.records import RunLayout, read_record
+from alstrategies.records import read_record
 
 
 @dataclass
@@ -55,11 +57,10 @@ class RunStatus:
 def _pool_size(layout: RunLayout) -> int | None:
     """The pool size from ``dataset.json``, else from any round-0 record (``n_labeled /
     fraction``, for folders written before dataset.json existed); None when neither exists."""
-    identity = layout.root / "dataset.json"
-    if identity.is_file():
-        return int(json.loads(identity.read_text())["pool_size"])
-    for path in sorted((layout.root / "shared").glob("seed*/round0.json")):
-        record = read_record(path)
+    if layout.dataset.is_file():
+        return int(json.loads(layout.dataset.read_text())["pool_size"])
+    for seed in layout.shared_seeds():
+        record = read_record(layout.shared(seed, "round0"))
         if record and record.get("fraction"):
             return round(record["n_labeled"] / record["fraction"])
     return None
@@ -72,7 +73,7 @@ def run_status(root: str | Path) -> RunStatus:
     (``dataset.json``); strategies and seeds are those found in the folder."""
     layout = RunLayout(root)
     if not layout.config.is_file():
-        raise FileNotFoundError(f"{layout.config} not found: {layout.root} is not a run folder")
+        raise MissingFileError(f"{layout.config} not found: {layout.root} is not a run folder")
     config = fill_defaults(json.loads(layout.config.read_text()))
     pool_size = _pool_size(layout)
     rounds = None
@@ -85,12 +86,11 @@ def run_status(root: str | Path) -> RunStatus:
         )
     counts: dict[tuple[str, int], int] = {}
     for path in layout.strategy_records():
-        key = (path.parent.parent.name, int(path.parent.name.removeprefix("seed")))
+        parsed = layout.parse(path)
+        assert parsed is not None  # strategy_records keeps only parsable paths
+        key = (parsed.strategy, parsed.seed)
         counts[key] = counts.get(key, 0) + 1
-    seeds = sorted(
-        {int(p.name.removeprefix("seed")) for p in (layout.root / "shared").glob("seed*")}
-        | {s for _, s in counts}
-    )
+    seeds = sorted(set(layout.shared_seeds()) | {s for _, s in counts})
     strategies = sorted({name for name, _ in counts})
     chains = pd.DataFrame(
         [[counts.get((name, seed), 0) for seed in seeds] for name in strategies],

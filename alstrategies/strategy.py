@@ -1,9 +1,16 @@
 """The query-strategy contract (DESIGN section 2).
 
 A strategy receives the trained model and the pool and returns the pool indices to annotate.
-Uncertainty strategies subclass :class:`ScoreStrategy` and implement only
-:meth:`ScoreStrategy.compute_score`; the base class streams the unlabeled pool through the
-model batch by batch, reduces pixel maps to one score per image and takes the top k.
+Three bases, from the most general to the most specific:
+
+- :class:`QueryStrategy`: implement :meth:`QueryStrategy.select` (Random, anything that does not
+  rank by a score).
+- :class:`RankingStrategy`: implement :meth:`RankingStrategy.score`, one score per unlabeled image
+  (higher = query first); the base takes the top k and fills the :class:`QueryResult` (Mean STD,
+  VAAL).
+- :class:`ScoreStrategy`: implement :meth:`ScoreStrategy.compute_score` for one batch of model
+  outputs; the base streams the unlabeled pool through the model batch by batch and reduces pixel
+  maps to one score per image (the uncertainty baselines, SBC-AL).
 """
 
 from __future__ import annotations
@@ -18,22 +25,42 @@ import numpy as np
 import torch
 from torch import nn
 
+from alstrategies.errors import EmptyPoolError, StrategyContractError
 from alstrategies.types import ModelOutput
+
+__all__ = [
+    "REDUCTIONS",
+    "EmptyPoolError",
+    "QueryContext",
+    "QueryResult",
+    "QueryStrategy",
+    "RankingStrategy",
+    "Reduction",
+    "ScoreStrategy",
+    "StrategyContractError",
+    "reduce_pixels",
+    "top_k",
+]
 
 Reduction = str | Callable[[torch.Tensor], torch.Tensor]
 REDUCTIONS = ("mean", "sum", "max")
-
-
-class EmptyPoolError(ValueError):
-    """Raised when a query is asked of a pool with no unlabeled image left."""
 
 
 @dataclass
 class QueryContext:
     """Everything a strategy may look at when it queries.
 
-    ``pool_images`` holds the whole pool (N x C x H x W, on any device); ``labeled`` and
-    ``unlabeled`` are disjoint index arrays into it. ``batch_size`` is the inference batch.
+    Attributes:
+        model: The round's trained segmentation network; calling it returns a
+            :class:`~alstrategies.types.ModelOutput`. Leave its weights and module modes as found.
+        pool_images: The whole pool, ``N x C x H x W``, on any device.
+        labeled: Indices into ``pool_images`` of the images already annotated.
+        unlabeled: Indices into ``pool_images`` of the candidates (disjoint from ``labeled``);
+            :meth:`QueryStrategy.query` makes both ``int64`` arrays.
+        num_classes: Number of classes, background included.
+        device: The model's device; :meth:`batches` moves the images there.
+        batch_size: The inference batch size.
+        amp: Whether inference may run in bf16 autocast on CUDA (:meth:`autocast`).
     """
 
     model: nn.Module
@@ -46,13 +73,24 @@ class QueryContext:
     amp: bool = False
 
     def autocast(self) -> Any:
-        """bf16 autocast on CUDA when enabled, a no-op elsewhere."""
+        """The context to run the model in: bf16 autocast on CUDA when :attr:`amp`, else a no-op.
+
+        Returns:
+            A context manager.
+        """
         if self.amp and self.device.type == "cuda":
             return torch.autocast("cuda", dtype=torch.bfloat16)
         return nullcontext()
 
     def batches(self, indices: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
-        """Yield ``(pool indices, images on the model's device)`` over ``indices``."""
+        """Iterate over pool images in batches of :attr:`batch_size`, in the order given.
+
+        Args:
+            indices: Pool indices to load; :attr:`unlabeled` when ``None``.
+
+        Yields:
+            ``(pool indices, float32 images on the model's device)`` per batch.
+        """
         indices = self.unlabeled if indices is None else indices
         for start in range(0, len(indices), self.batch_size):
             chunk = indices[start : start + self.batch_size]
@@ -62,7 +100,16 @@ class QueryContext:
 
 @dataclass
 class QueryResult:
-    """Selected pool indices, plus optional per-candidate scores aligned with ``candidates``."""
+    """The answer of a query: the chosen indices, and optionally what they were chosen from.
+
+    Attributes:
+        indices: The ``k`` distinct pool indices to annotate, all from ``context.unlabeled``.
+        candidates: The pool indices that were scored (normally a copy of ``context.unlabeled``).
+        scores: One finite score per candidate, aligned with ``candidates`` (higher = queried
+            first); saved every round.
+        details: Further per-candidate arrays (e.g. SBC-AL's ``scs`` and ``bcs``), aligned with
+            ``candidates``; saved beside the scores, never ranked on.
+    """
 
     indices: np.ndarray
     candidates: np.ndarray | None = None
@@ -74,13 +121,35 @@ class QueryStrategy(ABC):
     """Base class of every query strategy.
 
     Subclasses implement :meth:`select`; callers use :meth:`query`, which validates the
-    request, caps ``k`` at the pool size and checks the answer.
+    request, caps ``k`` at the pool size and checks the answer. Keyword options of ``__init__``
+    are set from the config's ``[strategies.<name>]`` table.
+
+    Attributes:
+        name: The registry name (the entry-point name; used in configs and result files).
+        required_heads: The model heads the strategy needs (``"sbc"``: SBCNet's coarse, refined
+            and distance outputs), or ``None`` when any network does.
     """
 
     name: ClassVar[str] = ""
+    required_heads: ClassVar[str | None] = None
 
     def query(self, context: QueryContext, k: int, rng: np.random.Generator) -> QueryResult:
-        """Return ``min(k, pool)`` distinct unlabeled indices chosen by this strategy."""
+        """Choose ``min(k, pool)`` distinct unlabeled indices with this strategy.
+
+        Args:
+            context: The model and the pool; its ``labeled`` and ``unlabeled`` become ``int64``.
+            k: The number of images wanted, at least 1 (capped at the unlabeled pool's size).
+            rng: The strategy's generator (the harness derives it from seed, round and name).
+
+        Returns:
+            The :class:`QueryResult` of :meth:`select`, with ``int64`` indices.
+
+        Raises:
+            EmptyPoolError: The unlabeled pool is empty.
+            ValueError: ``k`` is below 1.
+            StrategyContractError: :meth:`select` returned the wrong number of indices, duplicates
+                or indices outside the unlabeled pool.
+        """
         unlabeled = np.asarray(context.unlabeled, dtype=np.int64)
         if unlabeled.size == 0:
             raise EmptyPoolError(
@@ -99,7 +168,30 @@ class QueryStrategy(ABC):
 
     @abstractmethod
     def select(self, context: QueryContext, k: int, rng: np.random.Generator) -> QueryResult:
-        """Choose exactly ``k`` (already capped) indices from ``context.unlabeled``."""
+        """Choose exactly ``k`` indices from ``context.unlabeled``.
+
+        Args:
+            context: The model and the pool (``unlabeled`` is a non-empty ``int64`` array).
+            k: The number of indices to return, already capped at the pool size.
+            rng: The only source of randomness (seed torch from it, e.g. with
+                :func:`alstrategies.seeding.torch_seed`, inside ``torch.random.fork_rng``).
+
+        Returns:
+            A :class:`QueryResult` with ``k`` distinct indices from ``context.unlabeled``.
+        """
+
+    def snapshot_extras(self, pool_images: torch.Tensor, result: QueryResult) -> dict[str, np.ndarray]:
+        """Arrays of this query to keep in the round's snapshot for the report's figures.
+
+        Args:
+            pool_images: The whole pool (N x C x H x W), as the query saw it.
+            result: What :meth:`query` returned this round.
+
+        Returns:
+            Snapshot arrays by key (see :data:`alstrategies.report.snapshots.SNAPSHOT_KEYS`);
+            none by default.
+        """
+        return {}
 
     def _check(self, result: QueryResult, unlabeled: np.ndarray, k: int) -> None:
         chosen = result.indices
@@ -111,11 +203,22 @@ class QueryStrategy(ABC):
         if not np.isin(chosen, unlabeled).all():
             problems.append("returned indices outside the unlabeled pool")
         if problems:
-            raise RuntimeError(f"strategy {self.name!r} broke the query contract: {'; '.join(problems)}")
+            raise StrategyContractError(
+                f"strategy {self.name!r} broke the query contract: {'; '.join(problems)}"
+            )
 
 
 def reduce_pixels(scores: torch.Tensor, reduction: Reduction) -> torch.Tensor:
-    """Reduce a ``B x ...`` pixel map to ``B`` image scores."""
+    """Reduce a ``B x ...`` pixel map to ``B`` image scores.
+
+    Args:
+        scores: ``B`` image scores (returned as they are) or a ``B x ...`` map.
+        reduction: ``"mean"``, ``"sum"``, ``"max"`` over all non-batch dimensions, or a callable
+            mapping the map to ``B`` scores.
+
+    Returns:
+        A ``B`` tensor.
+    """
     if scores.ndim == 1:
         return scores
     if callable(reduction):
@@ -131,17 +234,71 @@ def reduce_pixels(scores: torch.Tensor, reduction: Reduction) -> torch.Tensor:
 
 
 def top_k(candidates: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
-    """The ``k`` candidates with the highest scores; ties go to the earlier candidate."""
+    """The ``k`` candidates with the highest scores; ties go to the earlier candidate.
+
+    Args:
+        candidates: Pool indices.
+        scores: One score per candidate.
+        k: How many to keep.
+
+    Returns:
+        The chosen candidates, highest score first.
+    """
     order = np.argsort(-scores, kind="stable")
     return candidates[order[:k]]
 
 
-class ScoreStrategy(QueryStrategy):
+class RankingStrategy(QueryStrategy):
+    """A strategy that scores every unlabeled image and queries the ``k`` highest scores.
+
+    Subclasses implement :meth:`score`; :meth:`select` takes the top k (:func:`top_k`) and
+    returns the scores (and details) with ``candidates = context.unlabeled``.
+    """
+
+    @abstractmethod
+    def score(
+        self, context: QueryContext, rng: np.random.Generator
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Score every unlabeled image (higher = query first).
+
+        Args:
+            context: The model and the pool.
+            rng: The strategy's generator, for strategies whose scores are random (MC dropout,
+                VAAL's training); a deterministic score ignores it.
+
+        Returns:
+            ``(scores, details)``: ``scores`` is one finite value per image of
+            ``context.unlabeled``, in that order; ``details`` maps names to further per-image
+            arrays in the same order (saved, not ranked on; may be empty).
+        """
+
+    def select(self, context: QueryContext, k: int, rng: np.random.Generator) -> QueryResult:
+        """The ``k`` images with the highest :meth:`score` (see :meth:`QueryStrategy.select`)."""
+        scores, details = self.score(context, rng)
+        scores = np.asarray(scores)
+        if scores.shape != context.unlabeled.shape:
+            raise StrategyContractError(
+                f"strategy {self.name!r} returned scores of shape {scores.shape} for "
+                f"{context.unlabeled.size} unlabeled images: one score per image of context.unlabeled"
+            )
+        return QueryResult(
+            indices=top_k(context.unlabeled, scores, k),
+            candidates=context.unlabeled.copy(),
+            scores=scores,
+            details=details,
+        )
+
+
+class ScoreStrategy(RankingStrategy):
     """A strategy that scores each unlabeled image from one forward pass (higher = query first).
 
-    Subclasses implement :meth:`compute_score`, returning either a ``B`` or ``B x ...`` tensor
-    (reduced with ``reduction``) or a mapping with a ``"score"`` entry plus extra per-image
-    details (reported, not ranked on).
+    Subclasses implement :meth:`compute_score`; :meth:`score` streams the unlabeled pool through
+    the model in eval mode under ``torch.inference_mode()``, batch by batch (module modes are
+    restored afterwards), and reduces pixel maps with ``reduction``.
+
+    Args:
+        reduction: ``"mean"`` (default), ``"sum"``, ``"max"`` or a callable mapping a ``B x ...``
+            pixel map to ``B`` image scores.
     """
 
     def __init__(self, reduction: Reduction = "mean") -> None:
@@ -151,10 +308,28 @@ class ScoreStrategy(QueryStrategy):
 
     @abstractmethod
     def compute_score(self, output: ModelOutput) -> torch.Tensor | Mapping[str, torch.Tensor]:
-        """Scores of one batch of model outputs."""
+        """Score one batch of model outputs.
+
+        Args:
+            output: The model's output for a batch of ``B`` unlabeled images (float32).
+
+        Returns:
+            A ``B`` tensor or a ``B x ...`` pixel map (reduced with ``reduction``), or a mapping
+            with a ``"score"`` entry of either kind plus further per-image tensors (reported as
+            ``QueryResult.details``, not ranked on). Each image's score must not depend on the
+            other images of its batch.
+        """
 
     def forward(self, context: QueryContext, images: torch.Tensor) -> ModelOutput:
-        """One inference pass; override to change how the model is run."""
+        """One inference pass of a batch; override to change how the model is run.
+
+        Args:
+            context: The query's context (its ``model`` and ``autocast``).
+            images: A batch of images on the model's device.
+
+        Returns:
+            The model's output with float32 tensors.
+        """
         with context.autocast():
             output = context.model(images)
         return ModelOutput(
@@ -164,8 +339,18 @@ class ScoreStrategy(QueryStrategy):
             features=output.features,
         )
 
-    def score_pool(self, context: QueryContext) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """Scores (and details) of every unlabeled image, in ``context.unlabeled`` order."""
+    def score(
+        self, context: QueryContext, rng: np.random.Generator | None = None
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Scores (and details) of every unlabeled image, in ``context.unlabeled`` order.
+
+        Args:
+            context: The model and the pool.
+            rng: Unused: one eval-mode pass is deterministic.
+
+        Returns:
+            ``(float64 scores, details)``, see :meth:`RankingStrategy.score`.
+        """
         model = context.model
         modes = {module: module.training for module in model.modules()}
         model.eval()
@@ -189,11 +374,6 @@ class ScoreStrategy(QueryStrategy):
             {key: torch.cat(values).numpy() for key, values in details.items()},
         )
 
-    def select(self, context: QueryContext, k: int, rng: np.random.Generator) -> QueryResult:
-        scores, details = self.score_pool(context)
-        return QueryResult(
-            indices=top_k(context.unlabeled, scores, k),
-            candidates=context.unlabeled.copy(),
-            scores=scores,
-            details=details,
-        )
+    def score_pool(self, context: QueryContext) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """:meth:`score` without a generator (kept for existing callers)."""
+        return self.score(context)

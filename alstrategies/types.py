@@ -13,10 +13,13 @@ import torch
 class ModelOutput:
     """What every segmentation network returns (DESIGN section 2).
 
-    ``logits`` are the final (refined) class scores, ``coarse_logits`` the backbone head's
-    (equal to ``logits`` for a plain network), ``distance`` the SFP's normalised distance maps
-    (``None`` for a plain network) and ``features`` optional decoder features for diversity
-    strategies.
+    Attributes:
+        logits: ``B x C x H x W`` final (refined) class scores, before the softmax.
+        coarse_logits: ``B x C x H x W`` class scores of the backbone head (the same tensor as
+            ``logits`` for a plain network).
+        distance: ``B x C x H x W`` (or ``B x F x H x W`` with foreground maps only) normalised
+            distance maps in [0, 1] from SBC-AL's SFP; ``None`` for a plain network.
+        features: Optional ``B x D x H x W`` decoder features, for diversity strategies.
     """
 
     logits: torch.Tensor

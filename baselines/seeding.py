@@ -1,26 +1,7 @@
-"""Seeding torch from a strategy's numpy generator without disturbing the caller's torch state."""
+"""Seeding helpers of the baselines: re-exported from :mod:`alstrategies.seeding`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from alstrategies.seeding import seeded_torch, torch_seed
 
-import numpy as np
-import torch
-
-
-def torch_seed(rng: np.random.Generator) -> int:
-    """One 63-bit torch seed drawn from the query's generator."""
-    return int(rng.integers(0, 2**63 - 1))
-
-
-@contextmanager
-def seeded_torch(seed: int, device: torch.device) -> Iterator[None]:
-    """Seed torch's global generators with ``seed`` inside the block and restore them after.
-
-    The CPU generator is always forked; on CUDA every visible device's generator is too.
-    """
-    devices = list(range(torch.cuda.device_count())) if device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
-        yield
+__all__ = ["seeded_torch", "torch_seed"]

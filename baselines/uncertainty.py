@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from alstrategies.strategy import Reduction, ScoreStrategy
+from alstrategies.strategy import ScoreStrategy
 from alstrategies.types import ModelOutput
 
 
@@ -48,9 +48,6 @@ class MaxEntropyStrategy(ScoreStrategy):
 
     name = "max_entropy"
 
-    def __init__(self, reduction: Reduction = "mean") -> None:
-        super().__init__(reduction)
-
     def compute_score(self, output: ModelOutput) -> torch.Tensor:
         return entropy_map(output.logits)
 
@@ -59,9 +56,6 @@ class LeastConfidenceStrategy(ScoreStrategy):
     """Least confidence: the reduced pixel ``1 - max_c p`` of the final softmax, highest first."""
 
     name = "least_confidence"
-
-    def __init__(self, reduction: Reduction = "mean") -> None:
-        super().__init__(reduction)
 
     def compute_score(self, output: ModelOutput) -> torch.Tensor:
         return least_confidence_map(output.logits)
@@ -76,9 +70,6 @@ class MarginStrategy(ScoreStrategy):
     """
 
     name = "margin"
-
-    def __init__(self, reduction: Reduction = "mean") -> None:
-        super().__init__(reduction)
 
     def compute_score(self, output: ModelOutput) -> torch.Tensor:
         return 1.0 - margin_map(output.logits)

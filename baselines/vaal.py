@@ -33,8 +33,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from alstrategies.strategy import QueryContext, QueryResult, QueryStrategy, top_k
-from baselines.seeding import seeded_torch, torch_seed
+from alstrategies.errors import ConfigError
+from alstrategies.seeding import seeded_torch, torch_seed
+from alstrategies.strategy import QueryContext, RankingStrategy
 
 IMAGE_SIZES = (64, 128)
 KLD_REDUCTIONS = ("mean", "sum")
@@ -160,7 +161,7 @@ def _index_stream(
         yield batch.to(device)
 
 
-class VAALStrategy(QueryStrategy):
+class VAALStrategy(RankingStrategy):
     """VAAL: a beta-VAE + latent discriminator trained afresh each round; lowest D(mu) first.
 
     Options: ``iterations`` (0 = derive from ``epochs``: ``ceil(epochs x pool / batch_size)``, as
@@ -196,11 +197,11 @@ class VAALStrategy(QueryStrategy):
         init: str = "torch",
     ) -> None:
         if image_size not in IMAGE_SIZES:
-            raise ValueError(f"vaal image_size must be one of {IMAGE_SIZES}, got {image_size}")
+            raise ConfigError(f"vaal image_size must be one of {IMAGE_SIZES}, got {image_size}")
         if kld_reduction not in KLD_REDUCTIONS:
-            raise ValueError(f"vaal kld_reduction must be one of {KLD_REDUCTIONS}, got {kld_reduction!r}")
+            raise ConfigError(f"vaal kld_reduction must be one of {KLD_REDUCTIONS}, got {kld_reduction!r}")
         if init not in INITS:
-            raise ValueError(f"vaal init must be one of {INITS}, got {init!r}")
+            raise ConfigError(f"vaal init must be one of {INITS}, got {init!r}")
         for key, value in (
             ("batch_size", batch_size),
             ("width", width),
@@ -210,9 +211,9 @@ class VAALStrategy(QueryStrategy):
             ("discriminator_width", discriminator_width),
         ):
             if value < 1:
-                raise ValueError(f"vaal {key} must be at least 1, got {value}")
+                raise ConfigError(f"vaal {key} must be at least 1, got {value}")
         if iterations < 0 or (iterations == 0 and epochs <= 0):
-            raise ValueError("vaal needs iterations > 0, or iterations = 0 and epochs > 0")
+            raise ConfigError("vaal needs iterations > 0, or iterations = 0 and epochs > 0")
         self.iterations = iterations
         self.epochs = epochs
         self.batch_size = batch_size
@@ -344,15 +345,22 @@ class VAALStrategy(QueryStrategy):
         std = everything.std(dim=(0, 2, 3), keepdim=True).clamp_min(1e-6)
         return (labeled - mean) / std, (unlabeled - mean) / std
 
-    def select(self, context: QueryContext, k: int, rng: np.random.Generator) -> QueryResult:
+    def score(
+        self, context: QueryContext, rng: np.random.Generator
+    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        """Train a fresh VAE and discriminator (seeded from ``rng``) and score the unlabeled images.
+
+        Args:
+            context: The pool (the segmentation model is not used).
+            rng: One torch seed is drawn from it for the round's training.
+
+        Returns:
+            ``(scores, {"discriminator": D(mu)})``: the score is ``-logit D(mu)`` (float64), so the
+            highest score is the lowest ``D(mu)``, the image most surely unlabeled; unlike
+            ``D(mu)`` itself the logit never saturates into ties.
+        """
         labeled, unlabeled = self.training_sets(context)
         self.vae, self.discriminator, self.history = self.fit(labeled, unlabeled, torch_seed(rng))
         logits = self.discriminator_scores(self.vae, self.discriminator, unlabeled, context.batch_size)
         logits = logits.double().cpu()
-        scores = (-logits).numpy()  # -logit D(mu): higher = more surely unlabeled, never saturates
-        return QueryResult(
-            indices=top_k(context.unlabeled, scores, k),
-            candidates=context.unlabeled.copy(),
-            scores=scores,
-            details={"discriminator": torch.sigmoid(logits).numpy()},
-        )
+        return (-logits).numpy(), {"discriminator": torch.sigmoid(logits).numpy()}

@@ -10,18 +10,20 @@ import pytest
 import torch
 from torch import nn
 
-from alstrategies.models import build_model
-from alstrategies.strategy import QueryContext
-from alstrategies.types import ModelOutput
-from baselines.mean_std import (
+from alstrategies.mc_dropout import (
     DropoutMasks,
-    MeanSTDStrategy,
+    MCDropoutSampler,
+    WelfordMoments,
     Workspace,
     cached_prefixes,
     dropout_scale,
     fast_dropout,
     mc_dropout,
 )
+from alstrategies.models import build_model
+from alstrategies.strategy import QueryContext
+from alstrategies.types import ModelOutput
+from baselines.mean_std import MeanSTDStrategy
 from baselines.uncertainty import (
     LeastConfidenceStrategy,
     MarginStrategy,
@@ -544,3 +546,91 @@ def test_mean_std_workspace_reuses_buffers():
     small = workspace.get("x", (2, 3))
     assert small.data_ptr() == big.data_ptr() and small.shape == (2, 3)
     assert workspace.get("x", (5, 3)).data_ptr() != big.data_ptr()
+
+
+# -- the MC-dropout module (alstrategies.mc_dropout) ---------------------------------------------
+
+
+def _naive_passes(
+    model: nn.Module, batches: list[torch.Tensor], passes: int, seed: int
+) -> list[torch.Tensor]:
+    """Reference: only the nn.Dropout modules in train mode, T plain forward passes per batch
+    (no cached prefix, no workspace) with masks from ``fast_dropout`` seeded alike."""
+    model.eval()
+    dropouts = [module for module in model.modules() if isinstance(module, nn.Dropout)]
+    assert dropouts
+    for module in dropouts:
+        module.train()
+    try:
+        with torch.no_grad(), fast_dropout(model, seed):
+            return [torch.softmax(model(images).logits, dim=1) for images in batches for _ in range(passes)]
+    finally:
+        model.eval()
+
+
+def test_mc_dropout_sampler_passes_equal_a_naive_loop_of_forward_passes():
+    model = _unet()
+    context = _unet_context(model, batch_size=4)  # 10 unlabeled images: batches of 4, 4, 2
+    batches = [images for _, images in context.batches()]
+    reference = _naive_passes(model, batches, 3, seed=21)
+    ours = []
+    with MCDropoutSampler(model, 21) as sampler:
+        assert sampler.active
+        for images in batches:
+            ours += [probs.clone() for probs in sampler.passes(images, 3)]
+    assert len(ours) == len(reference) == 9
+    for a, b in zip(ours, reference, strict=True):
+        assert torch.equal(a, b)  # bit for bit, cached prefix and reused buffers included
+    assert not torch.equal(ours[0], ours[1])  # the passes differ
+
+
+def test_mc_dropout_sampler_restores_the_model_and_torch_generator():
+    model = _unet().train()
+    model.backbone.encoder.blocks[1].eval()
+    modes = [module.training for module in model.modules()]
+    torch.manual_seed(3)
+    expected = torch.rand(2)
+    torch.manual_seed(3)
+    images = _unet_context(model).pool_images[:2]
+    with MCDropoutSampler(model, 0) as sampler:
+        assert not any(m.training for m in model.modules() if not isinstance(m, nn.Dropout))
+        list(sampler.passes(images, 2))
+    assert [module.training for module in model.modules()] == modes
+    assert not any("forward" in module.__dict__ for module in model.modules())
+    assert torch.equal(torch.rand(2), expected)
+    with pytest.raises(RuntimeError, match="with"):
+        next(MCDropoutSampler(model, 0).passes(images, 2))
+
+
+def test_welford_moments_equal_the_stacked_mean_and_population_std():
+    generator = torch.Generator().manual_seed(4)
+    stack = torch.softmax(torch.randn((7, 3, 4, 5, 6), generator=generator), dim=2)
+    for workspace in (None, Workspace()):
+        moments = WelfordMoments(workspace)
+        for t, probs in enumerate(stack, start=1):
+            moments.update(t, probs.clone())
+        assert moments.count == 7
+        torch.testing.assert_close(moments.mean, stack.mean(dim=0), rtol=0, atol=1e-6)
+        torch.testing.assert_close(moments.std(), stack.std(dim=0, unbiased=False), rtol=0, atol=1e-6)
+
+
+class _Recorder:
+    """A custom accumulator: keeps the pass numbers and a copy of each pass's softmax."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[int, torch.Tensor]] = []
+
+    def update(self, t: int, probs: torch.Tensor) -> None:
+        self.seen.append((t, probs.clone()))
+
+
+def test_mc_dropout_sampler_accumulate_streams_every_pass_to_the_accumulator():
+    model = _unet()
+    images = _unet_context(model).pool_images[:3]
+    with MCDropoutSampler(model, 8) as sampler:
+        recorder = sampler.accumulate(images, 4, _Recorder())
+    assert [t for t, _ in recorder.seen] == [1, 2, 3, 4]
+    reference = _naive_passes(model, [images], 4, seed=8)
+    assert all(torch.equal(probs, ref) for (_, probs), ref in zip(recorder.seen, reference, strict=True))
+    sums = torch.stack([probs for _, probs in recorder.seen]).sum(dim=2)
+    torch.testing.assert_close(sums, torch.ones_like(sums))  # softmax over the classes

@@ -62,6 +62,29 @@ def test_a_bad_reference_table_stops_run_before_any_training(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+def test_bad_seeds_are_a_user_error_before_any_training(tmp_path, capsys):
+    from alstrategies.cli import _seeds
+
+    assert _seeds("0, 2,5") == [0, 2, 5] and _seeds(None) is None
+    code = main(
+        ["run", "benchmarks/configs/synthetic.toml", "--out", str(tmp_path / "run"), "--seeds", "0,x"]
+    )
+    err = capsys.readouterr().err
+    assert (
+        code == 2
+        and err == "alstrategies: error: --seeds expects comma-separated integers (e.g. 0,1,2), got '0,x'\n"
+    )
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize("content", [b"", b"strategy,seed\n\xff\xfe,1\n"])
+def test_an_unreadable_results_table_is_a_user_error(tmp_path, capsys, content):
+    (tmp_path / "results.csv").write_bytes(content)
+    assert main(["report", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"alstrategies: error: {tmp_path / 'results.csv'} is not a readable results table")
+
+
 def test_report_sets_the_paper_beside_the_run(tmp_path, capsys):
     import pandas as pd
 

@@ -20,17 +20,20 @@ import numpy as np
 import pytest
 import torch
 
+from alstrategies import errors
 from alstrategies.conformance import (
     CHECKS,
     Check,
     CheckResult,
     NotApplicable,
+    StrategyLoadError,
     Subject,
     check_strategy,
     heads_for,
+    load_class,
 )
 from alstrategies.registry import STRATEGIES
-from alstrategies.strategy import QueryContext, QueryResult, QueryStrategy, ScoreStrategy
+from alstrategies.strategy import QueryContext, QueryResult, QueryStrategy, RankingStrategy, ScoreStrategy
 from alstrategies.types import ModelOutput
 
 #: Keyword options per strategy for these tests (defaults when absent).
@@ -162,6 +165,20 @@ class NaNScores(ScoreStrategy):
         return torch.full(output.logits.shape[:1], float("nan"))
 
 
+class RanksBackwards(RankingStrategy):
+    """Scores the images by index but queries the lowest scores (overrides the base's top k)."""
+
+    name = "conformance_broken"
+
+    def score(self, context: QueryContext, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+        return context.unlabeled.astype(np.float64), {}
+
+    def select(self, context: QueryContext, k: int, rng: np.random.Generator) -> QueryResult:
+        result = super().select(context, k, rng)
+        result.indices = context.unlabeled[:k]
+        return result
+
+
 @pytest.fixture
 def registered():
     """Register strategies for one test, then remove them again."""
@@ -200,6 +217,7 @@ def test_check_strategy_passes_a_correct_custom_strategy(registered):
         (UnseededRandom, "deterministic", "draw randomness only from the rng argument"),
         (TrainsTheModel, "model_unchanged", "module(s) of a model in eval mode in another mode"),
         (NaNScores, "scores", "14 scores are NaN or infinite"),
+        (RanksBackwards, "scores", "a RankingStrategy queries its 5 highest scores [19, 17, 16, 15, 14]"),
     ],
     ids=lambda value: value.__name__ if isinstance(value, type) else None,
 )
@@ -226,3 +244,12 @@ def test_check_strategy_reports_a_misnamed_or_foreign_class():
     only = check_strategy(dict)
     assert [(r.check, r.status) for r in only] == [("registered", "fail")]
     assert "not a subclass of alstrategies.strategy.QueryStrategy" in only[0].message
+
+
+def test_error_classes_of_the_conformance_module():
+    assert StrategyLoadError is errors.StrategyLoadError
+    with pytest.raises(errors.StrategyLoadError, match="no attribute 'NoSuchClass'") as caught:
+        load_class("baselines.random_sampling:NoSuchClass")
+    assert isinstance(caught.value, ValueError)
+    # NotApplicable only tells the runner to skip a check: not a user-facing error
+    assert issubclass(NotApplicable, Exception) and not issubclass(NotApplicable, errors.AlstrategiesError)

@@ -5,7 +5,8 @@ import pandas as pd
 import pytest
 
 from alstrategies.cli import main
-from alstrategies.loop import Experiment, RunFolderMismatch
+from alstrategies.errors import RunFolderMismatch
+from alstrategies.loop import Experiment
 from alstrategies.protocol import budget_schedule, initial_labeled_set
 from alstrategies.records import RunLayout, read_record
 
@@ -163,7 +164,7 @@ def test_target_cache_computes_each_distance_map_once(monkeypatch):
     import torch
 
     import alstrategies.sbcal.scores as scores
-    from alstrategies.loop import TargetCache
+    from alstrategies.training.targets import TargetCache
 
     labels = torch.randint(0, 4, (6, 16, 16))
     calls = []
@@ -217,8 +218,8 @@ def test_snapshot_labels_of_volumes_with_different_original_sizes():
     working size (nearest), whatever the sizes."""
     import torch
 
-    from alstrategies.loop import choose_snapshot_slices, snapshot_arrays
     from alstrategies.models import build_model
+    from alstrategies.report.capture import choose_snapshot_slices, snapshot_arrays
     from alstrategies.types import Volume
 
     rng = np.random.default_rng(0)
@@ -302,10 +303,10 @@ def test_a_lost_checkpoint_is_retrained_and_must_reproduce(tiny_config, tmp_path
 def test_weights_digest_tells_models_apart():
     import torch
 
-    from alstrategies.loop import weights_digest
     from alstrategies.models import build_model
+    from alstrategies.run_folder import weights_digest
 
-    a, b = (build_model({"width": 4}, 4, seed=0) for _ in range(2))
+    a, b = (build_model({"width": 4, "heads": "plain"}, 4, seed=0) for _ in range(2))
     assert weights_digest(a) == weights_digest(b)
     with torch.no_grad():
         next(b.parameters()).view(-1)[0] += 1e-7
@@ -314,7 +315,7 @@ def test_weights_digest_tells_models_apart():
 
 def test_evaluation_and_queries_run_in_full_precision_unless_asked(tiny_config, tmp_path, monkeypatch):
     """bf16 (train.amp) is for training steps; measured and ranked predictions are fp32."""
-    import alstrategies.loop as loop
+    import alstrategies.training.round as loop
     from baselines.random_sampling import RandomStrategy
 
     seen = {"evaluate": [], "query": []}
@@ -365,7 +366,7 @@ def test_a_folder_resumes_with_the_data_at_another_path_but_not_with_other_data(
 
 def test_dataset_identity_ignores_float_rounding_but_not_the_split():
     from alstrategies.data.synthetic import load_synthetic
-    from alstrategies.loop import dataset_identity
+    from alstrategies.run_folder import dataset_identity
 
     data = load_synthetic(image_size=32, train_patients=4, test_patients=2)
     identity = dataset_identity(data)

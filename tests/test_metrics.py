@@ -352,6 +352,31 @@ def test_volume_metrics_2d_perfect():
     np.testing.assert_array_equal(out["hd95"], [0.0, 0.0])
 
 
+def test_volume_metrics_chooses_metrics_and_options():
+    rng = np.random.default_rng(12)
+    target = np.zeros((4, 7, 7), np.int64)
+    pred = np.zeros_like(target)
+    target[random_blobby_mask(rng, target.shape, 0.1)] = 1
+    pred[random_blobby_mask(rng, target.shape, 0.1)] = 1
+    spacing = (2.0, 1.0, 0.5)
+    out = volume_metrics(pred, target, 2, spacing, metrics=("hd95", "dice", "hd95"))
+    assert list(out) == ["hd95", "dice"]  # the order asked for, duplicates dropped
+    assert out["dice"][0] == pytest.approx(ref_dice(pred == 1, target == 1))
+    # options of a metric go to its function only: HD at another percentile
+    hd = volume_metrics(pred, target, 2, spacing, metrics=["hd95"], options={"hd95": {"percentile": 100}})
+    assert hd["hd95"][0] == pytest.approx(ref_hausdorff(pred == 1, target == 1, 100, spacing))
+    assert hd["hd95"][0] >= out["hd95"][0]
+    # options of a registered metric that is not computed are ignored; an unknown name is an error
+    ignored = volume_metrics(pred, target, 2, spacing, options={"surface_dice": {"tolerance": 2.0}})
+    assert set(ignored) == {"dice", "hd95"} and ignored["hd95"][0] == out["hd95"][0]
+    with pytest.raises(KeyError, match="unknown metric 'hd99'"):
+        volume_metrics(pred, target, 2, metrics=("hd99",))
+    with pytest.raises(KeyError, match="unknown metric 'dcie'"):
+        volume_metrics(pred, target, 2, options={"dcie": {}})
+    with pytest.raises(ValueError, match="no metric"):
+        volume_metrics(pred, target, 2, metrics=())
+
+
 def test_volume_metrics_shape_mismatch():
     with pytest.raises(ValueError, match="shape"):
         volume_metrics(np.zeros((3, 3), int), np.zeros((3, 4), int), num_classes=2)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from alstrategies import records
-from alstrategies.records import RunLayout, write_record, write_results
+from alstrategies.records import RunLayout, record_cache, write_record, write_results
 
 CLASSES = ["A", "B"]
 
@@ -84,14 +84,14 @@ def test_deleted_record_leaves_the_table_and_the_cache(tmp_path):
     layout = RunLayout(tmp_path)
     _fill(layout)
     frame = write_results(layout, CLASSES)
-    assert len(layout.records) == 12 + 1
+    assert len(record_cache(layout)) == 12 + 1
     layout.strategy_round("random", 0, 2).unlink()
     shorter = write_results(layout, CLASSES)
-    assert len(shorter) == len(frame) - 1 and len(layout.records) == 12
+    assert len(shorter) == len(frame) - 1 and len(record_cache(layout)) == 12
     assert not ((shorter.strategy == "random") & (shorter.seed == 0) & (shorter["round"] == 2)).any()
     for path in layout.strategy_records():
         path.unlink()
-    assert write_results(layout, CLASSES).empty and len(layout.records) == 0
+    assert write_results(layout, CLASSES).empty and len(record_cache(layout)) == 0
 
 
 def test_unchanged_records_are_not_parsed_again(tmp_path, monkeypatch):
@@ -127,3 +127,33 @@ def test_corrupt_record_is_named_and_not_cached(tmp_path):
     write_record(path, _record("random", 1, 0, 0.3))
     write_results(layout, CLASSES)
     assert _files(layout) == _fresh(layout)
+
+
+def test_results_columns_follow_the_registry_and_todays_order(tmp_path):
+    layout = RunLayout(tmp_path)
+    _fill(layout)
+    header = write_results(layout, CLASSES).columns.tolist()
+    today = "strategy,seed,round,budget,n_labeled,fraction,dice,hd95,iterations,dice_A,dice_B,hd95_A,hd95_B"
+    assert layout.results.read_text().splitlines()[0] == today  # the default columns, unchanged
+    assert header == today.split(",")
+    # surface Dice in one record: its mean after hd95, its classes after hd95's; NaN elsewhere
+    path = layout.strategy_round("margin", 1, 2)
+    record = {**_record("margin", 1, 2, 0.3), "surface_dice": 0.625, "surface_dice_per_class": [0.5, None]}
+    write_record(path, record)
+    frame = write_results(layout, CLASSES)
+    assert frame.columns.tolist() == [
+        *today.split(",")[:8],
+        "surface_dice",
+        "iterations",
+        *today.split(",")[9:],
+        "surface_dice_A",
+        "surface_dice_B",
+    ]
+    assert _files(layout) == _fresh(layout)
+    row = frame[(frame.strategy == "margin") & (frame.seed == 1) & (frame["round"] == 2)]
+    assert row[["surface_dice", "surface_dice_A"]].values.tolist() == [[0.625, 0.5]]
+    assert np.isnan(row["surface_dice_B"].item())
+    assert frame["surface_dice"].notna().sum() == 1
+    # when the record no longer has it, the columns go away again
+    write_record(path, _record("margin", 1, 2, 0.3))
+    assert write_results(layout, CLASSES).columns.tolist() == today.split(",")

@@ -1,6 +1,5 @@
 import pytest
 
-from alstrategies import data, models  # noqa: F401  (registers built-ins)
 from alstrategies.cli import main
 from alstrategies.registry import DATASETS, MODELS, STRATEGIES, Registry, UnknownNameError
 from alstrategies.strategy import QueryStrategy
@@ -14,8 +13,40 @@ def test_entry_points_register_the_paper_strategies():
 
 
 def test_builtin_datasets_and_models_are_registered():
-    assert "synthetic" in DATASETS.names()
-    assert "unet" in MODELS.names()
+    assert {"synthetic", "acdc", "kits19", "folder"} <= set(DATASETS.names())
+    assert {"unet", "unetpp", "attention_unet"} <= set(MODELS.names())
+    from alstrategies.data.synthetic import load_synthetic
+    from alstrategies.models.unet import UNet
+
+    assert DATASETS.get("synthetic") is load_synthetic and MODELS.get("unet") is UNet
+
+
+def test_a_dataset_and_a_backbone_registered_at_run_time_are_used():
+    from alstrategies.data import load_dataset
+    from alstrategies.data.synthetic import load_synthetic
+    from alstrategies.models import build_model
+    from alstrategies.models.unet import UNet
+
+    calls = []
+
+    def tiny(image_size: int = 32) -> object:
+        calls.append(image_size)
+        return load_synthetic(image_size=image_size, train_patients=1, test_patients=1, slices_per_patient=1)
+
+    class Narrow(UNet):
+        """A registered-at-run-time backbone."""
+
+    DATASETS.register("tiny_test_dataset", tiny)
+    MODELS.register("narrow_test_backbone", Narrow)
+    try:
+        data = load_dataset({"name": "tiny_test_dataset", "image_size": 32, "not_a_loader_key": 1})
+        assert calls == [32] and data.pool_size == 1
+        model = build_model({"backbone": "narrow_test_backbone", "width": 4, "heads": "plain"}, num_classes=2)
+        assert isinstance(model.backbone, Narrow)
+    finally:
+        DATASETS.unregister("tiny_test_dataset")
+        MODELS.unregister("narrow_test_backbone")
+    assert "tiny_test_dataset" not in DATASETS.names() and "narrow_test_backbone" not in MODELS.names()
 
 
 def test_unknown_name_lists_registered_ones():
@@ -42,3 +73,18 @@ def test_list_command_shows_strategies_datasets_models(capsys):
     out = capsys.readouterr().out
     for name in ["random", "synthetic", "unet", "strategies:", "datasets:", "models:"]:
         assert name in out
+
+
+def test_registering_a_builtin_again_is_a_no_op_but_another_object_is_refused():
+    from alstrategies.data.synthetic import load_synthetic
+
+    registry = Registry("dataset", "alstrategies.datasets")
+    assert "synthetic" in registry.names()  # an entry point, not imported yet
+    assert registry.register("synthetic", load_synthetic) is load_synthetic
+    assert registry.get("synthetic") is load_synthetic
+    with pytest.raises(ValueError, match="dataset 'synthetic' is already registered"):
+        registry.register("synthetic", lambda: None)
+    with pytest.raises(ValueError, match="dataset 'acdc' is already registered"):
+        registry.register("acdc", load_synthetic)  # an entry point that names another loader
+    registry.register("acdc", load_synthetic, replace=True)
+    assert registry.get("acdc") is load_synthetic

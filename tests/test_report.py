@@ -127,7 +127,8 @@ def _check_family(run: Path, results: pd.DataFrame, family: str, classes: list[s
     metrics = [family] + [f"{family}_{c}" for c in classes]
     assert list(dict.fromkeys(csv["metric"])) == metrics
     budgets = sorted(results["budget"].unique())
-    scale = 100.0 if family == "dice" else 1.0
+    higher = family != "hd95"  # Dice and surface Dice: percent, higher is better
+    scale = 100.0 if higher else 1.0
     # CSV values against a direct computation from the results
     for metric in metrics:
         for (strategy, budget), values in results.groupby(["strategy", "budget"])[metric]:
@@ -142,7 +143,7 @@ def _check_family(run: Path, results: pd.DataFrame, family: str, classes: list[s
     # the best flag: the max (Dice) / min (HD95) of the rounded means per column, ties included
     for (_, _), column in csv.groupby(["metric", "budget"]):
         rounded = column["mean"].round(2)
-        target = rounded.max() if family == "dice" else rounded.min()
+        target = rounded.max() if higher else rounded.min()
         assert (column["best"] == (rounded == target)).all()
     # LaTeX: structure, then every cell against the CSV
     tables = parse_latex((run / f"{family}_table.tex").read_text())
@@ -221,6 +222,32 @@ def test_write_report_on_the_committed_synthetic_run(tmp_path):
     summary = (tmp_path / "summary.md").read_text()
     assert "6.67% to 33.33% (9 budgets)" in summary and "m = 21" in summary
     assert "| least_confidence | " in summary and "not reached" in summary
+
+
+def with_surface_dice(results: pd.DataFrame, classes=CLASSES, seed: int = 4) -> pd.DataFrame:
+    """``results`` plus surface Dice columns (a noisy copy of Dice, one class undefined once)."""
+    rng = np.random.default_rng(seed)
+    out = results.copy()
+    for c in classes:
+        out[f"surface_dice_{c}"] = np.clip(out[f"dice_{c}"] + rng.normal(0, 0.05, len(out)), 0, 1)
+    out.loc[3, f"surface_dice_{classes[0]}"] = np.nan
+    out["surface_dice"] = out[[f"surface_dice_{c}" for c in classes]].mean(axis=1)
+    return out
+
+
+def test_surface_dice_gets_its_own_table_and_leaves_the_others_alone(tmp_path):
+    results = make_results()
+    plain = write_report(results, tmp_path / "plain", list(CLASSES))
+    written = write_report(with_surface_dice(results), tmp_path / "nsd", list(CLASSES))
+    extra = {"surface_dice_table.md", "surface_dice_table.tex", "surface_dice_table.csv"}
+    assert {p.name for p in written} == RUN_FILES | extra
+    _check_family(tmp_path / "nsd", with_surface_dice(results), "surface_dice", list(CLASSES))
+    markdown = (tmp_path / "nsd" / "surface_dice_table.md").read_text()
+    assert markdown.startswith("# Mean normalised surface Dice (%) on the test volumes")
+    assert "## Surface Dice A (%)" in markdown and "tolerance" in markdown
+    for path in plain:  # every other file is the same with or without the surface Dice columns
+        if path.suffix in (".md", ".tex", ".csv"):
+            assert path.read_bytes() == (tmp_path / "nsd" / path.name).read_bytes(), path.name
 
 
 def test_hd95_and_classes_are_optional(tmp_path):

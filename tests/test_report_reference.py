@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from alstrategies.report import write_report
-from alstrategies.report.reference import ReferenceError, load_reference, write_reference_comparison
+from alstrategies.report.reference import ReferenceTableError, load_reference, write_reference_comparison
 
 REFERENCE = Path(__file__).resolve().parents[1] / "benchmarks" / "reference"
 PAPER = REFERENCE / "sbcal_miccai2024_acdc.csv"
@@ -78,12 +78,12 @@ def test_write_report_adds_the_comparison_on_request(tmp_path):
 def test_bad_reference_tables_are_explained(tmp_path, text, message):
     path = tmp_path / "table.csv"
     path.write_text(text)
-    with pytest.raises(ReferenceError, match=message):
+    with pytest.raises(ReferenceTableError, match=message):
         load_reference(path)
 
 
 def test_a_missing_reference_names_the_file(tmp_path):
-    with pytest.raises(ReferenceError, match="does not exist.*benchmarks/reference"):
+    with pytest.raises(ReferenceTableError, match="does not exist.*benchmarks/reference"):
         load_reference(tmp_path / "nope.csv")
 
 
@@ -95,3 +95,11 @@ def test_budgets_match_by_their_label():
     table = reference_table(results, reference)
     assert table.columns[0] == "6.67%" and table.mean[1, 0] == 66.11  # 1/15 and 0.0667 are one budget
     assert np.isnan(table.mean[1, 1])
+
+
+def test_the_reference_error_is_of_the_family_and_shadows_no_builtin():
+    import alstrategies.report.reference as module
+    from alstrategies.errors import AlstrategiesError
+
+    assert issubclass(ReferenceTableError, AlstrategiesError) and issubclass(ReferenceTableError, ValueError)
+    assert "ReferenceError" not in vars(module)  # the builtin ReferenceError is no longer shadowed

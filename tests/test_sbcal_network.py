@@ -224,7 +224,7 @@ def test_strategy_needs_the_sbc_heads() -> None:
 # -- a short training on the phantom ------------------------------------------------------------
 def test_training_on_the_phantom_teaches_the_sfp(one_thread: None) -> None:
     from alstrategies.data.synthetic import load_synthetic
-    from alstrategies.loop import TargetCache
+    from alstrategies.training.targets import TargetCache
 
     data = load_synthetic(image_size=32, train_patients=6, test_patients=1, slices_per_patient=8)
     images = torch.from_numpy(data.pool_images)

@@ -8,13 +8,17 @@ import pytest
 import torch
 from torch import nn
 
+from alstrategies import errors
 from alstrategies.config import load_config, strategy_options
 from alstrategies.models import build_model
 from alstrategies.strategy import (
+    EmptyPoolError,
     QueryContext,
     QueryResult,
     QueryStrategy,
+    RankingStrategy,
     ScoreStrategy,
+    StrategyContractError,
     reduce_pixels,
     top_k,
 )
@@ -87,8 +91,9 @@ def test_contract_violations_are_reported():
         def select(self, context, k, rng):
             return QueryResult(indices=np.array([0] * k))  # labeled and duplicated
 
-    with pytest.raises(RuntimeError, match="duplicate.*outside the unlabeled pool"):
+    with pytest.raises(StrategyContractError, match="duplicate.*outside the unlabeled pool") as caught:
         Broken().query(_context(_Identity()), 2, np.random.default_rng(0))
+    assert isinstance(caught.value, RuntimeError)  # existing `except RuntimeError` code still works
 
 
 def test_query_reduction_reaches_strategies_that_take_one():
@@ -103,9 +108,9 @@ def test_build_model_is_seeded_without_touching_the_global_rng():
     torch.manual_seed(123)
     expected = torch.rand(3)
     torch.manual_seed(123)
-    a = build_model({"width": 4}, 4, seed=7)
+    a = build_model({"width": 4, "heads": "plain"}, 4, seed=7)
     assert torch.equal(torch.rand(3), expected)
-    b = build_model({"width": 4}, 4, seed=7)
+    b = build_model({"width": 4, "heads": "plain"}, 4, seed=7)
     assert all(torch.equal(p, q) for p, q in zip(a.parameters(), b.parameters()))
 
 
@@ -113,3 +118,100 @@ def test_load_config_works_in_a_fresh_interpreter():
     code = "from alstrategies.config import load_config; print(load_config(None, [])['data']['name'])"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "synthetic"
+
+
+class _Parity(RankingStrategy):
+    """Scores ``-(index % 3)`` plus a detail; draws one number from the rng (to see it is passed)."""
+
+    name = "parity"
+
+    def score(self, context, rng):
+        self.drawn = rng.integers(0, 100)
+        scores = -(context.unlabeled % 3).astype(np.float64)
+        return scores, {"index": context.unlabeled * 10}
+
+
+def test_ranking_strategy_takes_the_top_k_of_its_scores():
+    strategy = _Parity()
+    context = _context(_Identity(), n=10, labeled=(0, 1))
+    result = strategy.query(context, 4, np.random.default_rng(0))
+    # candidates 2..9 score -2, 0, -1, -2, 0, -1, -2, 0: the zeros (3, 6, 9) then the first -1 (4)
+    assert result.indices.tolist() == [3, 6, 9, 4]
+    assert result.candidates.tolist() == list(range(2, 10))
+    assert result.candidates is not context.unlabeled
+    assert result.scores.tolist() == [-2.0, 0.0, -1.0, -2.0, 0.0, -1.0, -2.0, 0.0]
+    assert result.details["index"].tolist() == [10 * i for i in range(2, 10)]
+    assert strategy.drawn == np.random.default_rng(0).integers(0, 100)
+
+
+def test_ranking_strategy_rejects_misaligned_scores():
+    class Short(RankingStrategy):
+        name = "short"
+
+        def score(self, context, rng):
+            return np.zeros(context.unlabeled.size - 1), {}
+
+    with pytest.raises(StrategyContractError, match="one score per image"):
+        Short().query(_context(_Identity()), 2, np.random.default_rng(0))
+
+
+def test_score_strategy_is_a_ranking_strategy_and_score_pool_is_its_score():
+    strategy = _Brightness()
+    assert isinstance(strategy, RankingStrategy)
+    scores, details = strategy.score(_context(_Identity()), np.random.default_rng(0))
+    alias, _ = strategy.score_pool(_context(_Identity()))
+    assert scores.dtype == np.float64 and details == {}
+    np.testing.assert_array_equal(scores, alias)
+    np.testing.assert_array_equal(scores, np.arange(2, 10, dtype=np.float64))
+
+
+def test_baselines_only_implement_score_on_the_ranking_base():
+    from baselines.mean_std import MeanSTDStrategy
+    from baselines.uncertainty import LeastConfidenceStrategy, MarginStrategy, MaxEntropyStrategy
+    from baselines.vaal import VAALStrategy
+
+    for factory in (MeanSTDStrategy, VAALStrategy):
+        assert issubclass(factory, RankingStrategy) and not issubclass(factory, ScoreStrategy)
+        assert factory.select is RankingStrategy.select
+        assert "score" in vars(factory)
+    for factory in (MaxEntropyStrategy, LeastConfidenceStrategy, MarginStrategy):
+        assert "__init__" not in vars(factory)  # ScoreStrategy's, with its reduction option
+        assert factory(reduction="max").reduction == "max"
+
+
+def test_required_heads_is_declared_on_the_base():
+    from alstrategies.sbcal.strategy import SBCALStrategy
+    from baselines.random_sampling import RandomStrategy
+
+    assert QueryStrategy.required_heads is None
+    assert RandomStrategy.required_heads is None
+    assert SBCALStrategy.required_heads == "sbc"
+
+
+def test_empty_pool_error_comes_from_the_errors_module():
+    assert EmptyPoolError is errors.EmptyPoolError
+    with pytest.raises(errors.EmptyPoolError, match="unlabeled pool is empty") as caught:
+        _Brightness().query(_context(_Identity(), n=2, labeled=(0, 1)), 1, np.random.default_rng(0))
+    assert isinstance(caught.value, ValueError) and isinstance(caught.value, errors.AlstrategiesError)
+
+
+def test_package_exports_the_plug_in_contract_lazily():
+    code = (
+        "import sys, alstrategies\n"
+        "assert 'torch' not in sys.modules, 'import alstrategies imported torch'\n"
+        "from alstrategies import *\n"
+        "import alstrategies.strategy as s, alstrategies.conformance as c, alstrategies.config as g\n"
+        "import alstrategies.types as t\n"
+        "assert (QueryStrategy, RankingStrategy, ScoreStrategy, QueryContext, QueryResult) == (\n"
+        "    s.QueryStrategy, s.RankingStrategy, s.ScoreStrategy, s.QueryContext, s.QueryResult)\n"
+        "assert ModelOutput is t.ModelOutput and check_strategy is c.check_strategy\n"
+        "assert load_config is g.load_config and __version__ == alstrategies.__version__\n"
+        "assert 'RankingStrategy' in dir(alstrategies)\n"
+        "try:\n"
+        "    alstrategies.no_such_name\n"
+        "except AttributeError as error:\n"
+        "    print(error)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert "no attribute 'no_such_name'" in out.stdout

@@ -8,6 +8,7 @@ from alstrategies.data.synthetic import load_synthetic
 from alstrategies.models import build_criterion, build_model
 from alstrategies.training.augment import augment_batch, symmetry
 from alstrategies.training.trainer import TrainConfig, Trainer, batch_order
+from alstrategies.types import ModelOutput
 
 CPU = torch.device("cpu")
 
@@ -22,9 +23,11 @@ def phantom():
 
 def _fit(phantom, seed=0, **overrides):
     images, labels = phantom
-    model = build_model({"width": 4}, 4, seed=seed)
+    model = build_model({"width": 4, "heads": "plain"}, 4, seed=seed)
     config = TrainConfig(**{"iterations": 6, "batch_size": 4, **overrides})
-    stats = Trainer(config, CPU).fit(model, images, {"labels": labels}, build_criterion({}, {}), seed=seed)
+    stats = Trainer(config, CPU).fit(
+        model, images, {"labels": labels}, build_criterion({"heads": "plain"}, {}), seed=seed
+    )
     return model, stats
 
 
@@ -69,17 +72,47 @@ class _TwoGroupNet(torch.nn.Module):
     def parameter_groups(self, lr, sfp_lr):
         return [{"params": self.a.parameters(), "lr": lr}, {"params": self.b.parameters(), "lr": sfp_lr}]
 
+    def forward(self, x):
+        logits = self.a(x) + self.b(x)  # 4 classes, both groups in the graph
+        return ModelOutput(logits=logits, coarse_logits=logits)
 
-def test_step_decay_applies_to_every_parameter_group():
-    trainer = Trainer(TrainConfig(lr=0.01, sfp_lr=1e-4, lr_step=2, lr_decay=0.9), CPU)
+
+def test_step_decay_applies_to_every_parameter_group(phantom):
+    """Each group starts at its own rate and every ``lr_step`` iterations all of them are
+    multiplied by ``lr_decay``: the rates are read at every optimiser step of a real fit."""
+    trainer = Trainer(TrainConfig(lr=0.01, sfp_lr=1e-4, lr_step=2, lr_decay=0.9, iterations=7), CPU)
     optimizer = trainer.make_optimizer(_TwoGroupNet())
     assert [g["lr"] for g in optimizer.param_groups] == [0.01, 1e-4]
     assert optimizer.defaults["momentum"] == 0.9 and optimizer.defaults["weight_decay"] == 1e-4
 
+    rates: list[list[float]] = []
+    original = trainer.make_optimizer
+
+    def recording(model):
+        optimizer = original(model)
+        step = optimizer.step
+
+        def spy(*args, **kwargs):
+            rates.append([group["lr"] for group in optimizer.param_groups])
+            return step(*args, **kwargs)
+
+        optimizer.step = spy
+        return optimizer
+
+    trainer.make_optimizer = recording
+    images, labels = phantom
+    plain = build_criterion({"heads": "plain"}, {})
+    trainer.fit(_TwoGroupNet(), images, {"labels": labels}, plain, seed=0)
+    expected = [[0.01 * 0.9 ** (s // 2), 1e-4 * 0.9 ** (s // 2)] for s in range(7)]
+    assert len(rates) == 7
+    for step, (got, want) in enumerate(zip(rates, expected)):
+        assert got == pytest.approx(want, rel=1e-12), step
+    assert rates[2][1] < rates[1][1] and rates[6][0] == pytest.approx(0.01 * 0.9**3)
+
 
 def test_learning_rate_after_training_follows_the_schedule(phantom):
     images, labels = phantom
-    model = build_model({"width": 4}, 4, seed=0)
+    model = build_model({"width": 4, "heads": "plain"}, 4, seed=0)
     trainer = Trainer(TrainConfig(iterations=5, batch_size=4, lr_step=2, lr_decay=0.5), CPU)
     seen = []
     original = trainer.make_optimizer
@@ -90,7 +123,7 @@ def test_learning_rate_after_training_follows_the_schedule(phantom):
         return optimizer
 
     trainer.make_optimizer = spy
-    trainer.fit(model, images, {"labels": labels}, build_criterion({}, {}), seed=0)
+    trainer.fit(model, images, {"labels": labels}, build_criterion({"heads": "plain"}, {}), seed=0)
     assert seen[0].param_groups[0]["lr"] == pytest.approx(0.01 * 0.5**2)  # step 4 // 2 = 2 decays
 
 
@@ -142,7 +175,7 @@ def test_compile_switch_is_ignored_on_the_cpu():
         model = build_model({"width": 4, "heads": "plain"}, 4, seed=0)
         config = TrainConfig(iterations=3, batch_size=4, compile=compile_model)
         Trainer(config, torch.device("cpu")).fit(
-            model, images, {"labels": labels}, build_criterion({}, {}), 0
+            model, images, {"labels": labels}, build_criterion({"heads": "plain"}, {}), 0
         )
         weights.append(model.state_dict())
     assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])

@@ -19,7 +19,7 @@ SEED = 1
 
 def _context(pool: torch.Tensor, labeled: np.ndarray, batch_size: int = 64) -> QueryContext:
     return QueryContext(
-        model=build_model({"width": 4}, 4, seed=0),
+        model=build_model({"width": 4, "heads": "plain"}, 4, seed=0),
         pool_images=pool,
         labeled=np.asarray(labeled, dtype=np.int64),
         unlabeled=np.setdiff1d(np.arange(pool.shape[0]), labeled),

@@ -1,4 +1,8 @@
-"""Datasets: the embedded phantom and loaders for real data, all returning SegmentationData."""
+"""Datasets: the embedded phantom and loaders for real data, all returning SegmentationData.
+
+The built-in loaders are registered by name through the entry-point group
+``alstrategies.datasets`` (``pyproject.toml``), like third-party ones.
+"""
 
 from __future__ import annotations
 
@@ -10,13 +14,11 @@ from alstrategies.data.acdc import load_acdc
 from alstrategies.data.folder import load_folder
 from alstrategies.data.kits19 import load_kits19
 from alstrategies.data.synthetic import load_synthetic
+from alstrategies.errors import ConfigError
 from alstrategies.registry import DATASETS
 from alstrategies.types import SegmentationData
 
-DATASETS.register("synthetic", load_synthetic)
-DATASETS.register("acdc", load_acdc)
-DATASETS.register("kits19", load_kits19)
-DATASETS.register("folder", load_folder)
+__all__ = ["load_acdc", "load_dataset", "load_folder", "load_kits19", "load_synthetic"]
 
 
 def load_dataset(data_config: dict, rebuild: bool = False) -> SegmentationData:
@@ -25,7 +27,6 @@ def load_dataset(data_config: dict, rebuild: bool = False) -> SegmentationData:
     Datasets read from files (loaders with a ``root``) go through the on-disk cache
     (:mod:`alstrategies.data.cache`) unless ``data.cache = false``; ``rebuild`` re-decodes.
     """
-    from alstrategies.config import ConfigError
     from alstrategies.data import cache
 
     name = data_config.get("name", "synthetic")

@@ -26,7 +26,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from alstrategies.data import volumes as shared
-from alstrategies.data.volumes import DatasetError
+from alstrategies.errors import DatasetError
 from alstrategies.types import SegmentationData, Volume
 
 CLASS_NAMES = ["RV", "MYO", "LV"]

@@ -15,11 +15,13 @@ import json
 import os
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from alstrategies.errors import DatasetError
 from alstrategies.types import SegmentationData, Volume
 
 CACHE_VERSION = 1
@@ -73,7 +75,17 @@ def save(data: SegmentationData, path: Path) -> Path:
 
 
 def load(path: Path) -> SegmentationData:
-    """Read a cache entry (pool arrays memory-mapped)."""
+    """Read a cache entry (pool arrays memory-mapped); a damaged entry raises :class:`DatasetError`."""
+    try:
+        return _read(path)
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise DatasetError(
+            f"dataset cache entry {path} is corrupt ({type(error).__name__}: {error}); rebuild it with "
+            "`alstrategies prepare CONFIG --rebuild` or delete that folder"
+        ) from error
+
+
+def _read(path: Path) -> SegmentationData:
     meta = json.loads((path / "meta.json").read_text())
     with np.load(path / "volumes.npz") as arrays:
         volumes = [

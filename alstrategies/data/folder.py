@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from alstrategies.data import volumes as shared
-from alstrategies.data.volumes import DatasetError
+from alstrategies.errors import DatasetError
 from alstrategies.types import SegmentationData
 
 ENVIRONMENT_VARIABLE = "ALSTRATEGIES_FOLDER_ROOT"

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from alstrategies.data import volumes as shared
-from alstrategies.data.volumes import DatasetError
+from alstrategies.errors import DatasetError
 from alstrategies.types import SegmentationData
 
 ENVIRONMENT_VARIABLE = "ALSTRATEGIES_KITS19_ROOT"

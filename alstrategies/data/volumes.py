@@ -17,15 +17,12 @@ import numpy as np
 from scipy import ndimage
 from tqdm.auto import tqdm
 
+from alstrategies.errors import DatasetError
 from alstrategies.types import SegmentationData, Volume
 
 Spacing = tuple[float, float, float]
 #: Reads one case by name: ``(image, label, spacing)``, slices first, labels as class indices.
 CaseReader = Callable[[str], tuple[np.ndarray, np.ndarray, Spacing | None]]
-
-
-class DatasetError(ValueError):
-    """A dataset that cannot be read, with the file and what was expected."""
 
 
 def resolve_root(root: str | os.PathLike | None, dataset: str, variable: str, where_to_get: str) -> Path:

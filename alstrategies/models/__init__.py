@@ -1,19 +1,23 @@
-"""Backbones and segmentation networks, built from the ``[model]`` config section."""
+"""Backbones and segmentation networks, built from the ``[model]`` config section.
+
+The built-in backbones are registered by name through the entry-point group
+``alstrategies.models`` (``pyproject.toml``), like third-party ones.
+"""
 
 from __future__ import annotations
+
+from dataclasses import asdict
 
 import torch
 from torch import nn
 
+from alstrategies.errors import ConfigError
 from alstrategies.models.attention_unet import AttentionUNet
 from alstrategies.models.segmentation import SegmentationNet
 from alstrategies.models.unet import UNet
 from alstrategies.models.unetpp import UNetPlusPlus
 from alstrategies.registry import MODELS
-
-MODELS.register("unet", UNet)
-MODELS.register("unetpp", UNetPlusPlus)
-MODELS.register("attention_unet", AttentionUNet)
+from alstrategies.settings import ModelConfig
 
 HEADS = ("plain", "sbc")
 
@@ -30,29 +34,20 @@ def build_model(
         with torch.random.fork_rng(devices=[]):  # seeded init without touching the global RNG
             torch.manual_seed(seed)
             return build_model(model_config, num_classes, in_channels, seed=None)
-    backbone_factory = MODELS.get(model_config.get("backbone", "unet"))
-    backbone = backbone_factory(
-        in_channels=in_channels,
-        width=model_config.get("width", 16),
-        dropout=model_config.get("dropout", True),
-    )
-    heads = model_config.get("heads", "plain")
-    if heads == "plain":
+    model = ModelConfig(**{**asdict(ModelConfig()), **model_config})  # missing keys: [model] defaults
+    backbone = MODELS.get(model.backbone)(in_channels=in_channels, width=model.width, dropout=model.dropout)
+    if model.heads == "plain":
         return SegmentationNet(backbone, num_classes)
-    if heads == "sbc":
+    if model.heads == "sbc":
         from alstrategies.sbcal.network import SBCNet
 
-        prior = model_config.get("distance_prior", 0.05)
-        return SBCNet(
-            backbone, num_classes, asr=model_config.get("asr", "attention"), distance_prior=prior or None
-        )
-    raise ValueError(f"model.heads = {heads!r} is not one of {HEADS}")
+        return SBCNet(backbone, num_classes, asr=model.asr, distance_prior=model.distance_prior or None)
+    raise ConfigError(f"model.heads = {model.heads!r} is not one of {HEADS}")
 
 
 def build_criterion(model_config: dict, loss_config: dict):
     """The training loss that matches ``model.heads``."""
-    heads = model_config.get("heads", "plain")
-    if heads == "sbc":
+    if model_config.get("heads", ModelConfig.heads) == "sbc":
         from alstrategies.sbcal.loss import SBCCriterion
 
         return SBCCriterion(**loss_config)
@@ -61,4 +56,12 @@ def build_criterion(model_config: dict, loss_config: dict):
     return SegmentationCriterion()
 
 
-__all__ = ["UNet", "SegmentationNet", "build_model", "build_criterion", "HEADS"]
+__all__ = [
+    "AttentionUNet",
+    "UNet",
+    "UNetPlusPlus",
+    "SegmentationNet",
+    "build_model",
+    "build_criterion",
+    "HEADS",
+]

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from alstrategies.errors import ConfigError, MissingFileError, RecordError
 from alstrategies.report.io import atomic_write_text, write_csv
 from alstrategies.report.tables import Table, budget_label, render_latex, render_markdown, tidy_frame
 
@@ -41,26 +42,31 @@ def read_grid(grid_dir: str | Path) -> dict:
     """``grid.json`` of ``grid_dir``, checked: ``name``, ``variants`` (non-empty, distinct),
     ``budget`` in (0, 1], ``layout`` in :data:`LAYOUTS`; optional ``strategy`` and ``labels``."""
     path = Path(grid_dir) / GRID_FILE
+    if not path.is_file():
+        raise MissingFileError(f"{path} not found: a grid folder holds {GRID_FILE}")
     try:
         grid = json.loads(path.read_text())
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{path} is not valid JSON ({error})") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{path} is not valid JSON ({error})") from None
     if not isinstance(grid, dict):
-        raise ValueError(f"{path} must hold a JSON object")
+        raise ConfigError(f"{path} must hold a JSON object")
     missing = [key for key in ("name", "variants", "budget", "layout") if key not in grid]
     if missing:
-        raise ValueError(f"{path} lacks {', '.join(missing)}")
+        raise ConfigError(f"{path} lacks {', '.join(missing)}")
     variants = grid["variants"]
     if not isinstance(variants, list) or not variants or len(set(map(str, variants))) != len(variants):
-        raise ValueError(f"{path}: variants must be a non-empty list of distinct names")
+        raise ConfigError(f"{path}: variants must be a non-empty list of distinct names")
     if grid["layout"] not in LAYOUTS:
-        raise ValueError(f"{path}: layout {grid['layout']!r} is not one of {', '.join(LAYOUTS)}")
-    budget = float(grid["budget"])
+        raise ConfigError(f"{path}: layout {grid['layout']!r} is not one of {', '.join(LAYOUTS)}")
+    try:
+        budget = float(grid["budget"])
+    except (TypeError, ValueError):
+        budget = float("nan")
     if not 0.0 < budget <= 1.0:
-        raise ValueError(f"{path}: budget must lie in (0, 1], got {grid['budget']}")
+        raise ConfigError(f"{path}: budget must lie in (0, 1], got {grid['budget']}")
     labels = grid.get("labels") or {}
     if not isinstance(labels, dict):
-        raise ValueError(f"{path}: labels must map variant names to display names")
+        raise ConfigError(f"{path}: labels must map variant names to display names")
     return {
         **grid,
         "variants": [str(v) for v in variants],
@@ -101,7 +107,7 @@ def ablation_table(
 ) -> Table:
     """The ablation :class:`Table` from one results frame per variant (None: variant not run)."""
     if layout not in LAYOUTS:
-        raise ValueError(f"layout {layout!r} is not one of {', '.join(LAYOUTS)}")
+        raise ConfigError(f"layout {layout!r} is not one of {', '.join(LAYOUTS)}")
     labels = labels or {}
     variants = list(frames)
     at = {v: _at_budget(f, budget) if f is not None else None for v, f in frames.items()}
@@ -117,7 +123,7 @@ def ablation_table(
             if strategy is not None:
                 rows = rows[rows["strategy"] == strategy]
             elif rows["strategy"].nunique() > 1 and budget < 1.0:
-                raise ValueError(
+                raise ConfigError(
                     f"variant {variant}: results hold {rows['strategy'].nunique()} strategies at "
                     f'{budget_label(budget)}; name the one to tabulate with "strategy" in grid.json'
                 )
@@ -160,6 +166,14 @@ def ablation_table(
     )
 
 
+def _read_results(path: Path) -> pd.DataFrame:
+    """The ``results.csv`` of one variant; a :class:`RecordError` when it cannot be read."""
+    try:
+        return pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
+        raise RecordError(f"{path} is not a readable results table ({error})") from None
+
+
 def write_ablation_report(grid_dir: str | Path) -> list[Path]:
     """Write ``ablation_table.md``, ``.tex`` and ``.csv`` into ``grid_dir``; return their paths.
 
@@ -170,9 +184,9 @@ def write_ablation_report(grid_dir: str | Path) -> list[Path]:
     frames: dict[str, pd.DataFrame | None] = {}
     for variant in grid["variants"]:
         path = grid_dir / variant / "results.csv"
-        frames[variant] = pd.read_csv(path) if path.is_file() else None
+        frames[variant] = _read_results(path) if path.is_file() else None
     if all(frame is None for frame in frames.values()):
-        raise FileNotFoundError(f"no variant of {grid_dir / GRID_FILE} has a results.csv yet")
+        raise MissingFileError(f"no variant of {grid_dir / GRID_FILE} has a results.csv yet")
     budget, layout = grid["budget"], grid["layout"]
     where = f"{budget_label(budget)} labeled" + (f", strategy {grid['strategy']}" if grid["strategy"] else "")
     layout_text = {

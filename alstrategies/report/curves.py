@@ -1,4 +1,4 @@
-"""Learning curves: Dice against labeled fraction, mean with a std band per strategy."""
+"""Learning curves: a metric (default Dice) against labeled fraction, mean with a std band per strategy."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
+from alstrategies.metrics import metric_of_column
 from alstrategies.report.io import save_figure
 from alstrategies.report.tables import summarise
 
@@ -14,8 +15,11 @@ __all__ = ["learning_curve_figure", "plot_learning_curves"]
 
 
 def learning_curve_figure(results: pd.DataFrame, metric: str = "dice") -> Figure:
-    """One line per strategy over the AL budgets (mean over seeds, band: ± one std), in percent;
-    the mean of the 100 % rows as a dashed horizontal line."""
+    """One line per strategy over the AL budgets (mean over seeds, band: ± one std), in the
+    metric's display scale (Dice in percent); the mean of the 100 % rows as a dashed horizontal
+    line. ``metric`` is a results.csv column: a registered metric or one of its class columns."""
+    found = metric_of_column(metric)
+    scale, unit = (100.0, " (%)") if found is None else (found[0].scale, found[0].title_unit)
     summary = summarise(results, metric)
     al = summary[summary["budget"] < 1.0]
     full = summary[summary["budget"] >= 1.0]
@@ -26,14 +30,15 @@ def learning_curve_figure(results: pd.DataFrame, metric: str = "dice") -> Figure
         if part.empty:
             continue
         x = 100 * part["budget"]
-        y = 100 * part["mean"]
+        y = scale * part["mean"]
         (line,) = axis.plot(x, y, marker="o", markersize=3, label=strategy)
-        axis.fill_between(x, y - 100 * part["std"], y + 100 * part["std"], color=line.get_color(), alpha=0.15)
+        band = scale * part["std"]
+        axis.fill_between(x, y - band, y + band, color=line.get_color(), alpha=0.15)
     if not full.empty:
-        bound = 100 * full["mean"].mean()
+        bound = scale * full["mean"].mean()
         axis.axhline(bound, color="black", linestyle="--", linewidth=1, label=f"100% labels ({bound:.1f})")
     axis.set_xlabel("labeled fraction of the pool (%)")
-    axis.set_ylabel(f"mean {metric.replace('_', ' ')} (%)")
+    axis.set_ylabel(f"mean {metric.replace('_', ' ')}{unit}")
     axis.grid(alpha=0.3)
     axis.legend(fontsize=8, loc="lower right")
     figure.tight_layout()

@@ -23,6 +23,7 @@ from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
+from alstrategies.errors import ConfigError
 from alstrategies.report.io import save_figure
 from alstrategies.report.snapshots import SnapshotError, load_snapshot, snapshot_path
 from alstrategies.report.tables import budget_label
@@ -81,11 +82,11 @@ def parse_budget(text: str | float) -> float:
     try:
         value = float(raw.removesuffix("%"))
     except ValueError:
-        raise ValueError(f"budget {text!r} is not a number (use e.g. 0.2 or 20%)") from None
+        raise ConfigError(f"budget {text!r} is not a number (use e.g. 0.2 or 20%)") from None
     if raw.endswith("%") or value > 1.0:
         value /= 100.0
     if not 0.0 < value <= 1.0:
-        raise ValueError(f"budget {text!r} must lie in (0, 100%]")
+        raise ConfigError(f"budget {text!r} must lie in (0, 100%]")
     return value
 
 
@@ -94,14 +95,14 @@ def resolve_budget(results: pd.DataFrame, budget: float | str | None = None) -> 
     points); default: the middle one, ``sorted(budgets)[len // 2]``."""
     budgets = sorted(float(b) for b in results.loc[results["budget"] < 1.0, "budget"].unique())
     if not budgets:
-        raise ValueError("results hold no active-learning budget (budget < 1)")
+        raise ConfigError("results hold no active-learning budget (budget < 1)")
     if budget is None:
         return budgets[len(budgets) // 2]
     wanted = parse_budget(budget)
     nearest = min(budgets, key=lambda b: abs(b - wanted))
     if abs(nearest - wanted) > _BUDGET_TOLERANCE:
         available = ", ".join(budget_label(b) for b in budgets)
-        raise ValueError(f"no AL budget near {budget_label(wanted)}; the run has {available}")
+        raise ConfigError(f"no AL budget near {budget_label(wanted)}; the run has {available}")
     return nearest
 
 
@@ -306,7 +307,7 @@ def write_qualitative_figures(
     Returns the written paths and notes on what was skipped and why (no ``snapshots`` folder, no
     snapshot for the seed and budget, no ``sbc_al`` snapshot); missing snapshots never raise."""
     if max_slices < 1:
-        raise ValueError(f"max_slices must be at least 1, got {max_slices}")
+        raise ConfigError(f"max_slices must be at least 1, got {max_slices}")
     run_dir = Path(run_dir)
     notes: list[str] = []
     if not (run_dir / "snapshots").is_dir():

@@ -14,12 +14,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from alstrategies.errors import ReferenceTableError
 from alstrategies.report.io import atomic_write_text, write_csv
 from alstrategies.report.tables import Table, budget_label, render_latex, render_markdown, summarise
 
 __all__ = [
     "REFERENCE_COLUMNS",
-    "ReferenceError",
+    "ReferenceTableError",
     "load_reference",
     "reference_table",
     "write_reference_comparison",
@@ -29,25 +30,21 @@ __all__ = [
 REFERENCE_COLUMNS = ("strategy", "budget", "mean", "std")
 
 
-class ReferenceError(ValueError):
-    """A reference table that cannot be used; the message names the file and the fix."""
-
-
 def load_reference(path: str | Path) -> pd.DataFrame:
     """Read and check a reference CSV (see the module docstring)."""
     path = Path(path)
     if not path.is_file():
-        raise ReferenceError(
+        raise ReferenceTableError(
             f"reference table {path} does not exist; pass a CSV with columns "
             f"{', '.join(REFERENCE_COLUMNS)} (see benchmarks/reference/)"
         )
     try:
         frame = pd.read_csv(path, comment="#", skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-        raise ReferenceError(f"reference table {path} is not a readable CSV ({error})") from None
+        raise ReferenceTableError(f"reference table {path} is not a readable CSV ({error})") from None
     missing = [c for c in REFERENCE_COLUMNS if c not in frame.columns]
     if missing:
-        raise ReferenceError(
+        raise ReferenceTableError(
             f"reference table {path} lacks the column(s) {', '.join(missing)}; "
             f"it needs {', '.join(REFERENCE_COLUMNS)}"
         )
@@ -55,11 +52,11 @@ def load_reference(path: str | Path) -> pd.DataFrame:
         values = pd.to_numeric(frame[column], errors="coerce")
         bad = frame.loc[values.isna() & frame[column].notna(), column]
         if not bad.empty:
-            raise ReferenceError(f"reference table {path}: {column} {bad.iloc[0]!r} is not a number")
+            raise ReferenceTableError(f"reference table {path}: {column} {bad.iloc[0]!r} is not a number")
         frame[column] = values
     outside = frame.loc[(frame["budget"] <= 0) | (frame["budget"] > 1), "budget"]
     if not outside.empty:
-        raise ReferenceError(
+        raise ReferenceTableError(
             f"reference table {path}: budget {outside.iloc[0]} is not a labeled fraction in (0, 1] "
             "(write 0.1 for 10 %, 1.0 for the 100 % column)"
         )

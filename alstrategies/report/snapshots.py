@@ -16,18 +16,20 @@ seed and round; ``m`` pool images)::
     cs_low_images   (m', h, w)    float32  optional  pool images with the lowest consistency score
     cs_low_scores   (m',)         float64  with cs_low_images, their scores
 
-(``cs_*`` only for the ``sbc_al`` strategy.) Label arrays must hold integers in ``0 .. 255``.
+(``cs_*`` come from a strategy's ``snapshot_extras`` hook: SBC-AL's.) Label arrays must hold
+integers in ``0 .. 255``.
 """
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from alstrategies.atomic import atomic_stream
+from alstrategies.errors import SnapshotError
+from alstrategies.layout import RunLayout
 
 __all__ = [
     "SNAPSHOT_KEYS",
@@ -55,16 +57,11 @@ SNAPSHOT_KEYS: dict[str, tuple[str, str, bool]] = {
 }
 
 _LABEL_KEYS = ("labels", "prediction", "coarse")
-_PATH = re.compile(r"seed(-?\d+)/round(\d+)\.npz$")
-
-
-class SnapshotError(ValueError):
-    """A snapshot's arrays do not follow :data:`SNAPSHOT_KEYS`."""
 
 
 def snapshot_path(run_dir: str | Path, strategy: str, seed: int, round_index: int) -> Path:
     """``run_dir/snapshots/<strategy>/seed<seed>/round<round_index>.npz``."""
-    return Path(run_dir) / "snapshots" / strategy / f"seed{int(seed)}" / f"round{int(round_index)}.npz"
+    return RunLayout(run_dir).snapshot(strategy, int(seed), int(round_index))
 
 
 def _numpy(value: Any) -> np.ndarray:
@@ -192,10 +189,10 @@ def load_snapshot(path: str | Path) -> dict[str, np.ndarray]:
 
 def find_snapshots(run_dir: str | Path) -> dict[tuple[str, int, int], Path]:
     """Every snapshot file under ``run_dir/snapshots``, keyed by ``(strategy, seed, round)``."""
-    root = Path(run_dir) / "snapshots"
+    layout = RunLayout(run_dir)
     found: dict[tuple[str, int, int], Path] = {}
-    for path in sorted(root.glob("*/seed*/round*.npz")):
-        match = _PATH.search(path.relative_to(root).as_posix())
-        if match:
-            found[(path.parent.parent.name, int(match.group(1)), int(match.group(2)))] = path
+    for path in layout.snapshot_files():
+        key = layout.parse(path)
+        assert key is not None  # snapshot_files keeps only parsable paths
+        found[(key.strategy, key.seed, key.round)] = path
     return found

@@ -7,6 +7,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from alstrategies.errors import ConfigError
+from alstrategies.metrics import column_label
 from alstrategies.report.io import atomic_write_text
 from alstrategies.report.statistics import (
     PAIRINGS,
@@ -17,7 +19,7 @@ from alstrategies.report.statistics import (
     per_seed_aulc,
     win_tie_loss,
 )
-from alstrategies.report.tables import budget_label, summarise
+from alstrategies.report.tables import EmptyResultsError, budget_label, summarise
 
 __all__ = ["pairing_values", "strategy_summary", "summary_markdown", "write_summary"]
 
@@ -62,7 +64,7 @@ def pairing_values(results: pd.DataFrame, metric: str = "dice", pairing: str = "
     ``value``). ``"seed"``: one value per seed, its normalised AULC. ``"seed_budget"``: one value
     per (seed, budget) over the common AL budgets after the first (round 0 precedes any query)."""
     if pairing not in PAIRINGS:
-        raise ValueError(f"unknown pairing {pairing!r}; choose one of {', '.join(PAIRINGS)}")
+        raise ConfigError(f"unknown pairing {pairing!r}; choose one of {', '.join(PAIRINGS)}")
     if pairing == "seed":
         return per_seed_aulc(results, metric).rename(columns={"aulc": "value"})[["strategy", "seed", "value"]]
     grid = common_budgets(results, metric)[1:]
@@ -92,15 +94,15 @@ def summary_markdown(
 ) -> str:
     """The text of ``summary.md`` (see ``docs/reports.md``)."""
     if test not in TESTS:
-        raise ValueError(f"unknown test {test!r}; choose one of {', '.join(TESTS)}")
+        raise ConfigError(f"unknown test {test!r}; choose one of {', '.join(TESTS)}")
     if results.empty:
-        raise ValueError("results is empty: nothing to summarise")
+        raise EmptyResultsError("results is empty: nothing to summarise")
     strategies = list(dict.fromkeys(results["strategy"]))
     grid = common_budgets(results, metric)
     table = strategy_summary(results, metric, reach_fraction)
     seeds = sorted(results["seed"].unique().tolist())
     span = f"{budget_label(grid[0])} to {budget_label(grid[-1])} ({len(grid)} budgets)" if grid else "none"
-    name = metric.replace("dice", "Dice").replace("hd95", "HD95").replace("_", " ")
+    name = column_label(metric)
     lines = [
         f"# Summary of the learning curves ({name})",
         "",

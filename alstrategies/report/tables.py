@@ -1,7 +1,7 @@
 """One table model, three renderings: Markdown, LaTeX (booktabs) and a tidy CSV.
 
 A :class:`Table` holds rows x columns of ``mean``, ``std`` and seed ``count`` already in display
-units (Dice in percent). Which cell is the best of its column is decided once, in
+units (each metric's registered scale: Dice in percent). Which cell is the best of its column is decided once, in
 :meth:`Table.best`, on the means rounded to the displayed decimals, so the bold cells of the
 Markdown and LaTeX files and the ``best`` column of the CSV cannot disagree.
 
@@ -18,7 +18,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from alstrategies.errors import EmptyResultsError
+from alstrategies.metrics import metric_of_column
+
 __all__ = [
+    "EmptyResultsError",
     "Table",
     "budget_label",
     "budget_table",
@@ -144,15 +148,26 @@ def budget_table(
     results: pd.DataFrame,
     metric: str = "dice",
     *,
-    scale: float = 100.0,
-    higher_is_better: bool = True,
+    scale: float | None = None,
+    higher_is_better: bool | None = None,
     title: str | None = None,
-    decimals: int = 2,
+    decimals: int | None = None,
 ) -> Table:
     """Rows: strategies (in order of appearance); columns: budgets ascending (100 % last);
-    cells: mean ± std over seeds of ``metric`` x ``scale``."""
+    cells: mean ± std over seeds of the column ``metric`` x ``scale``.
+
+    ``scale``, ``higher_is_better`` and ``decimals`` default to those of the registered metric
+    of the column (``dice``, ``dice_RV``: 100, higher, 2; see :mod:`alstrategies.metrics`), and
+    to 1, higher, 2 for a column of no registered metric."""
     if results.empty:
-        raise ValueError("results is empty: nothing to tabulate")
+        raise EmptyResultsError("results is empty: nothing to tabulate")
+    found = metric_of_column(metric)
+    if scale is None:
+        scale = found[0].scale if found else 1.0
+    if higher_is_better is None:
+        higher_is_better = found[0].higher_is_better if found else True
+    if decimals is None:
+        decimals = found[0].decimals if found else 2
     summary = summarise(results, metric)
     budgets = sorted(float(b) for b in results["budget"].unique())
     strategies = list(dict.fromkeys(results["strategy"]))

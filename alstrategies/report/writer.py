@@ -7,16 +7,28 @@ from pathlib import Path
 
 import pandas as pd
 
+from alstrategies.errors import ConfigError, RecordError
+from alstrategies.metrics import METRICS, Metric, get_metric
 from alstrategies.report.curves import plot_learning_curves
 from alstrategies.report.io import atomic_write_text, write_csv
 from alstrategies.report.qualitative import write_qualitative_figures
 from alstrategies.report.reference import write_reference_comparison
 from alstrategies.report.summary import write_summary
-from alstrategies.report.tables import Table, budget_table, render_latex, render_markdown, tidy_frame
+from alstrategies.report.tables import (
+    EmptyResultsError,
+    Table,
+    budget_table,
+    render_latex,
+    render_markdown,
+    tidy_frame,
+)
 
-__all__ = ["ReportFiles", "metric_tables", "write_report"]
+__all__ = ["ReportFiles", "metric_tables", "reported_metrics", "write_report"]
 
 log = logging.getLogger("alstrategies.report")
+
+#: The columns every report needs (``results.csv`` of a run always has them).
+REQUIRED_COLUMNS = ("strategy", "seed", "round", "budget", "dice")
 
 
 class ReportFiles(list[Path]):
@@ -32,20 +44,32 @@ def _class_names(results: pd.DataFrame) -> list[str]:
 
 
 def metric_tables(results: pd.DataFrame, family: str, class_names: list[str]) -> list[Table]:
-    """The budget tables of a metric family: ``"dice"`` (percent, higher is better) or ``"hd95"``
-    (its own unit, lower is better): the class mean first, then one table per class present."""
-    if family not in ("dice", "hd95"):
-        raise ValueError(f"unknown metric family {family!r}")
-    dice = family == "dice"
-    scale, unit = (100.0, " (%)") if dice else (1.0, "")
-    name = "Dice" if dice else "HD95"
+    """The budget tables of a registered metric (``"dice"``, ``"hd95"``, ...), in its display
+    scale with its best direction: the class mean first, then one table per class present."""
+    if family not in METRICS:
+        raise ConfigError(f"unknown metric family {family!r}; registered: {', '.join(METRICS)}")
+    metric = get_metric(family)
     tables = []
-    for metric, title in [(family, f"Mean {name}{unit}")] + [
-        (f"{family}_{c}", f"{name} {c}{unit}") for c in class_names
+    for column, title in [(family, f"Mean {metric.label}{metric.title_unit}")] + [
+        (f"{family}_{c}", f"{metric.label} {c}{metric.title_unit}") for c in class_names
     ]:
-        if metric in results and results[metric].notna().any():
-            tables.append(budget_table(results, metric, scale=scale, higher_is_better=dice, title=title))
+        if column in results and results[column].notna().any():
+            tables.append(
+                budget_table(
+                    results,
+                    column,
+                    scale=metric.scale,
+                    higher_is_better=metric.higher_is_better,
+                    title=title,
+                    decimals=metric.decimals,
+                )
+            )
     return tables
+
+
+def reported_metrics(results: pd.DataFrame) -> list[Metric]:
+    """The registered metrics with a value in ``results`` (its mean column), in registry order."""
+    return [m for m in METRICS.values() if m.name in results and results[m.name].notna().any()]
 
 
 def _seed_text(results: pd.DataFrame) -> str:
@@ -57,23 +81,14 @@ def _write_family(results: pd.DataFrame, out_dir: Path, family: str, class_names
     tables = metric_tables(results, family, class_names)
     if not tables:
         return []
-    if family == "dice":
-        heading = "Mean Dice (%) on the test volumes, mean ± std over seeds"
-        what = (
-            "Dice is 3D per volume, averaged over classes, then volumes. Best mean per column in bold. "
-            "HD95 is in hd95_table.md."
-        )
-    else:
-        heading = "HD95 on the test volumes, mean ± std over seeds (lower is better)"
-        what = (
-            "HD95 in pixels, or mm where the dataset has a spacing (medpy's surface definition), "
-            "averaged over the seeds where it is defined (n_seeds in hd95_table.csv). "
-            "Lowest mean per column in bold."
-        )
+    metric = get_metric(family)
+    heading = metric.table_heading
     intro = (
         f"Seeds per strategy: {_seed_text(results)}. Columns are the labeled fractions of the pool; "
-        f"100% is the fully supervised upper bound. {what}"
+        f"100% is the fully supervised upper bound."
     )
+    if metric.note:
+        intro += f" {metric.note}"
     markdown = [f"# {heading}", "", intro, "", render_markdown(tables[0])]
     for table in tables[1:]:
         markdown += [f"## {table.title}", "", render_markdown(table)]
@@ -109,7 +124,8 @@ def write_report(
 ) -> ReportFiles:
     """Write every report file of a run into ``out_dir`` and return their paths.
 
-    Files: ``dice_table.{md,tex,csv}``, ``hd95_table.{md,tex,csv}`` (when HD95 is present),
+    Files: ``<metric>_table.{md,tex,csv}`` for every registered metric with values in ``results``
+    (``dice_table``, ``hd95_table``, ``surface_dice_table`` when computed, ...),
     ``learning_curves.{png,pdf}``, ``summary.md`` and, from ``out_dir/snapshots``,
     ``qualitative.png`` and ``sbcal_outputs.png``. ``class_names`` default to the ``dice_<class>``
     columns. ``test``, ``alpha`` and ``pairing`` configure the pairwise tests of ``summary.md``;
@@ -118,13 +134,19 @@ def write_report(
     also ``reference_comparison.{md,tex,csv}``, its rows labelled ``reference_source``. Skipped
     figures are listed in the returned list's ``notes`` and logged."""
     if results.empty:
-        raise ValueError("results is empty: nothing to report")
+        raise EmptyResultsError("results is empty: nothing to report")
+    if max_slices < 1:  # checked before any file is written (write_qualitative_figures checks it too)
+        raise ConfigError(f"max_slices must be at least 1, got {max_slices}")
+    missing = [column for column in REQUIRED_COLUMNS if column not in results]
+    if missing:
+        raise RecordError(
+            f"results lack the column(s) {', '.join(missing)} of a results.csv: nothing to report"
+        )
     out_dir = Path(out_dir)
     names = _class_names(results) if class_names is None else list(class_names)
     written = ReportFiles()
-    written += _write_family(results, out_dir, "dice", names)
-    if "hd95" in results and results["hd95"].notna().any():
-        written += _write_family(results, out_dir, "hd95", names)
+    for metric in reported_metrics(results):
+        written += _write_family(results, out_dir, metric.name, names)
     curves = plot_learning_curves(results, out_dir / "learning_curves.png", extra_suffixes=(".pdf",))
     written += [curves, curves.with_suffix(".pdf")]
     written.append(write_summary(results, out_dir / "summary.md", test=test, alpha=alpha, pairing=pairing))

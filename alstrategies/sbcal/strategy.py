@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import ClassVar
 
+import numpy as np
 import torch
 
+from alstrategies.errors import ConfigError
 from alstrategies.sbcal.scores import (
     COSINE_KINDS,
     CosineKind,
@@ -15,7 +16,7 @@ from alstrategies.sbcal.scores import (
     distance_maps,
     structure_consistency,
 )
-from alstrategies.strategy import ScoreStrategy
+from alstrategies.strategy import QueryResult, ScoreStrategy
 from alstrategies.types import ModelOutput
 
 
@@ -32,7 +33,7 @@ class SBCALStrategy(ScoreStrategy):
 
     name = "sbc_al"
     #: The model must be built with ``model.heads = "sbc"`` (SBCNet: coarse, refined, distance).
-    required_heads: ClassVar[str] = "sbc"
+    required_heads = "sbc"
 
     def __init__(
         self,
@@ -45,7 +46,7 @@ class SBCALStrategy(ScoreStrategy):
     ) -> None:
         super().__init__(reduction="mean")
         if cosine not in COSINE_KINDS:
-            raise ValueError(f"sbc_al option cosine = {cosine!r} is not one of {COSINE_KINDS}")
+            raise ConfigError(f"sbc_al option cosine = {cosine!r} is not one of {COSINE_KINDS}")
         self.w_s, self.w_b, self.w_c, self.w_d = float(w_s), float(w_b), float(w_c), float(w_d)
         self.cosine: CosineKind = cosine
         self.bcs_normalize = bool(bcs_normalize)
@@ -53,7 +54,7 @@ class SBCALStrategy(ScoreStrategy):
     def compute_score(self, output: ModelOutput) -> Mapping[str, torch.Tensor]:
         """``{"score": CS, "scs": SCS, "bcs": BCS}``, one value per image of the batch."""
         if output.distance is None:
-            raise ValueError(
+            raise ConfigError(
                 'sbc_al needs a network with SBC-AL\'s SFP and ASR modules: set model.heads = "sbc" '
                 "in the config (the model's output has no distance maps)"
             )
@@ -65,3 +66,17 @@ class SBCALStrategy(ScoreStrategy):
         )
         bcs = boundary_consistency(coarse, refined, num_classes, normalize=self.bcs_normalize)
         return {"score": consistency_score(scs, bcs, self.w_s, self.w_b), "scs": scs, "bcs": bcs}
+
+    def snapshot_extras(self, pool_images: torch.Tensor, result: QueryResult) -> dict[str, np.ndarray]:
+        """The pool images of highest and lowest CS (four each) with their scores, for the
+        report's ``sbcal_outputs.png``."""
+        if result.scores is None or result.candidates is None:
+            return {}
+        order = np.argsort(-result.scores, kind="stable")
+        count = min(4, len(order))
+        arrays: dict[str, np.ndarray] = {}
+        for which, rows in (("high", order[:count]), ("low", order[::-1][:count])):
+            pool_rows = torch.as_tensor(result.candidates[rows], device=pool_images.device)
+            arrays[f"cs_{which}_images"] = pool_images[pool_rows, 0].float().cpu().numpy()
+            arrays[f"cs_{which}_scores"] = result.scores[rows].astype(np.float64)
+        return arrays

@@ -5,54 +5,16 @@ from __future__ import annotations
 import math
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
 from alstrategies.device import configure_cuda
+from alstrategies.settings import TrainConfig
 from alstrategies.training.augment import augment_batch
 from alstrategies.training.losses import Criterion
-
-
-@dataclass
-class TrainConfig:
-    """Training hyper-parameters; the keys of the ``[train]`` config section."""
-
-    epochs: int = 60
-    full_epochs_factor: float = 1.0
-    iterations: int = 0
-    min_batches_per_epoch: int = 0
-    batch_size: int = 16
-    lr: float = 0.01
-    sfp_lr: float = 1e-4
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    lr_decay: float = 0.9
-    lr_step: int = 500
-    augment: bool = True
-    amp: bool = True
-    channels_last: bool = True
-    compile: bool = False
-    device: str = "auto"
-    eval_batch_size: int = 64
-    warm_start: bool = False
-    threads: int = 0
-
-    @classmethod
-    def from_dict(cls, values: dict) -> TrainConfig:
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in names})
-
-    def num_iterations(self, num_images: int, full: bool = False) -> int:
-        """``iterations`` when set, else ``epochs`` (times ``full_epochs_factor``, rounded, for
-        the 100 % model) times the batches of an epoch: one pass over the data, at least
-        ``min_batches_per_epoch`` batches (nnU-Net-style fixed-length epochs for tiny sets)."""
-        if self.iterations > 0:
-            return self.iterations
-        epochs = max(1, round(self.epochs * self.full_epochs_factor)) if full else self.epochs
-        return epochs * max(math.ceil(num_images / self.batch_size), self.min_batches_per_epoch)
 
 
 @dataclass

@@ -1,7 +1,7 @@
 """The local executor: units in this process, or in a pool of worker processes on one machine.
 
 With ``workers = 1`` on the CPU (the default) every unit runs in this process, in the order of
-:meth:`Experiment.units`. With several CPU workers, or on CUDA with ``chains_per_gpu`` chains
+:meth:`Schedulable.units`. With several CPU workers, or on CUDA with ``chains_per_gpu`` chains
 packed on each visible GPU, units run in spawned worker processes (each pinned to one GPU,
 with ``cpu_count // slots`` threads unless ``train.threads`` is set) and report through the
 run folder. Small chains do not fill a large GPU; packing several is how the throughput of one
@@ -18,7 +18,9 @@ import time
 
 import torch
 
-from alstrategies.loop import Experiment, WorkUnit, run_unit
+from alstrategies.errors import ConfigError
+from alstrategies.units import Schedulable, WorkUnit
+from alstrategies.worker import run_unit
 from benchmarks.executors.scheduling import UnitScheduler
 
 _slot_counter = None
@@ -49,26 +51,26 @@ class LocalExecutor:
 
     def __init__(self, workers: int = 1, chains_per_gpu: int = 1, **_other_executor_keys: object) -> None:
         if workers < 1 or chains_per_gpu < 1:
-            raise ValueError(
+            raise ConfigError(
                 f"executor.workers ({workers}) and executor.chains_per_gpu ({chains_per_gpu}) must be >= 1"
             )
         self.workers = workers
         self.chains_per_gpu = chains_per_gpu
 
-    def slots(self, experiment: Experiment) -> tuple[int, int]:
+    def slots(self, experiment: Schedulable) -> tuple[int, int]:
         """(number of worker processes, number of GPUs they share)."""
         if experiment.device.type == "cuda":
             gpus = torch.cuda.device_count()
             return gpus * self.chains_per_gpu, gpus
         return self.workers, 0
 
-    def execute(self, experiment: Experiment) -> None:
+    def execute(self, experiment: Schedulable) -> None:
         slots, gpus = self.slots(experiment)
         if slots <= 1:
             for unit in experiment.units():
                 experiment.run_unit(unit)
             return
-        threads = experiment.train_config.threads or max(1, (os.cpu_count() or 1) // slots)
+        threads = experiment.threads or max(1, (os.cpu_count() or 1) // slots)
         spec = experiment.worker_spec(threads)
         context = multiprocessing.get_context("spawn")
         counter = context.Value("i", 0)

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import logging
 
-from alstrategies.loop import Experiment, WorkUnit, run_unit
+from alstrategies.errors import ConfigError, MissingDependencyError
+from alstrategies.units import Schedulable, WorkUnit
+from alstrategies.worker import run_unit
 from benchmarks.executors.scheduling import UnitScheduler
 
 INSTALL_HINT = "the Ray executor needs ray: pip install 'alstrategies[ray]' (or pip install ray)"
@@ -32,7 +34,7 @@ class RayExecutor:
         **_other_executor_keys: object,
     ) -> None:
         if cpus_per_chain <= 0 or gpus_per_chain < 0 or chains_per_gpu < 1:
-            raise ValueError(
+            raise ConfigError(
                 "executor.cpus_per_chain must be > 0, executor.gpus_per_chain >= 0 and "
                 "executor.chains_per_gpu >= 1"
             )
@@ -42,16 +44,16 @@ class RayExecutor:
         self.chains_per_gpu = chains_per_gpu
         self.num_cpus = num_cpus
 
-    def gpu_share(self, experiment: Experiment) -> float:
+    def gpu_share(self, experiment: Schedulable) -> float:
         if self.gpus_per_chain > 0:
             return self.gpus_per_chain
         return 1.0 / self.chains_per_gpu if experiment.device.type == "cuda" else 0.0
 
-    def execute(self, experiment: Experiment) -> None:
+    def execute(self, experiment: Schedulable) -> None:
         try:
             import ray
         except ImportError:
-            raise RuntimeError(INSTALL_HINT) from None
+            raise MissingDependencyError(INSTALL_HINT) from None
         started_here = not ray.is_initialized()
         if started_here:
             options = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": False}
@@ -59,7 +61,7 @@ class RayExecutor:
                 ray.init(address=self.address, **options)
             else:
                 ray.init(num_cpus=self.num_cpus, **options)
-        threads = experiment.train_config.threads or max(1, int(self.cpus_per_chain))
+        threads = experiment.threads or max(1, int(self.cpus_per_chain))
         spec = experiment.worker_spec(threads)
         task = ray.remote(run_unit).options(
             num_cpus=self.cpus_per_chain, num_gpus=self.gpu_share(experiment), max_retries=0

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from alstrategies.errors import UnitFailed
 from alstrategies.loop import Experiment, WorkUnit
 
-
-class UnitFailed(RuntimeError):
-    """A work unit raised in a worker; the message names the unit and the cause."""
+__all__ = ["UnitFailed", "UnitScheduler"]
 
 
 class UnitScheduler:

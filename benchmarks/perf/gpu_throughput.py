@@ -27,8 +27,8 @@ import numpy as np
 import torch
 
 from alstrategies.data.synthetic import load_synthetic
-from alstrategies.loop import TargetCache
 from alstrategies.models import build_criterion, build_model
+from alstrategies.training.targets import TargetCache
 from alstrategies.training.trainer import TrainConfig, Trainer
 
 

@@ -49,7 +49,7 @@ def _shared_trainer(images: torch.Tensor, labels: torch.Tensor, augment: bool) -
     model = build_model({"width": 8, "heads": "plain"}, 4, seed=0)
     config = TrainConfig(iterations=ITERATIONS, batch_size=BATCH, augment=augment)
     Trainer(config, torch.device("cpu")).fit(
-        model, images, {"labels": labels}, build_criterion({}, {}), seed=0
+        model, images, {"labels": labels}, build_criterion({"heads": "plain"}, {}), seed=0
     )
 
 

@@ -1,0 +1,93 @@
+"""Conformance checks: the query contract (DESIGN section 2) that every strategy must meet.
+
+Each check is a plain function of a :class:`Subject` (a strategy class, its options and the model
+heads to run it with) that raises :class:`AssertionError` with a message naming the broken rule,
+or :class:`NotApplicable` when the rule does not concern the strategy. :func:`check_strategy`
+runs all of :data:`CHECKS` on tiny pools and width-4 networks (seconds on a CPU) and reports one
+:class:`CheckResult` per check and model heads. ``alstrategies check NAME`` is its command line;
+``tests/test_conformance.py`` runs the same functions under pytest for every registered strategy.
+
+The modules of the package, one concept each (everything is re-exported here):
+
+- :mod:`~alstrategies.conformance.fixtures`: the tiny model, pool and context
+  (:func:`tiny_model`, :func:`tiny_pool`, :func:`tiny_context`, :data:`HEADS`, :data:`POOL`, ...);
+- :mod:`~alstrategies.conformance.subject`: :class:`Subject`, :class:`Check`,
+  :class:`CheckResult` and :class:`NotApplicable`;
+- :mod:`~alstrategies.conformance.harness`: :func:`run_query` and :func:`selection_problems`;
+- the checks, by concern: :mod:`~alstrategies.conformance.selection` (the indices),
+  :mod:`~alstrategies.conformance.scoring` (the scores), :mod:`~alstrategies.conformance.side_effects`
+  (the model is left unchanged) and :mod:`~alstrategies.conformance.registration` (the class);
+- :mod:`~alstrategies.conformance.catalogue`: :data:`CHECKS`, all of them in order;
+- :mod:`~alstrategies.conformance.loading`: :func:`load_class` and :func:`resolve`;
+- :mod:`~alstrategies.conformance.runner`: :func:`heads_for` and :func:`check_strategy`.
+"""
+
+from __future__ import annotations
+
+from alstrategies.conformance.catalogue import CHECKS
+from alstrategies.conformance.fixtures import (
+    HEADS,
+    LABELED,
+    NUM_CLASSES,
+    POOL,
+    SHAPE,
+    VARIANTS,
+    tiny_context,
+    tiny_model,
+    tiny_pool,
+)
+from alstrategies.conformance.harness import _preview as _preview
+from alstrategies.conformance.harness import run_query, selection_problems
+from alstrategies.conformance.loading import load_class, resolve
+from alstrategies.conformance.registration import _NAME as _NAME
+from alstrategies.conformance.registration import check_registered_name
+from alstrategies.conformance.runner import _outcome as _outcome
+from alstrategies.conformance.runner import check_strategy, heads_for
+from alstrategies.conformance.scoring import check_batch_size_independent, check_scores_finite_and_aligned
+from alstrategies.conformance.selection import (
+    check_classes_and_non_square_images,
+    check_empty_pool_raises,
+    check_k_capped_at_pool,
+    check_k_distinct_unlabeled,
+    check_same_seed_same_selection,
+    check_single_unlabeled_image,
+)
+from alstrategies.conformance.side_effects import _state as _state
+from alstrategies.conformance.side_effects import check_model_left_unchanged
+from alstrategies.conformance.subject import Check, CheckResult, NotApplicable, Subject
+from alstrategies.errors import EmptyPoolError, StrategyLoadError
+
+__all__ = [
+    "CHECKS",
+    "HEADS",
+    "LABELED",
+    "NUM_CLASSES",
+    "POOL",
+    "SHAPE",
+    "VARIANTS",
+    "Check",
+    "CheckResult",
+    "EmptyPoolError",
+    "NotApplicable",
+    "StrategyLoadError",
+    "Subject",
+    "check_batch_size_independent",
+    "check_classes_and_non_square_images",
+    "check_empty_pool_raises",
+    "check_k_capped_at_pool",
+    "check_k_distinct_unlabeled",
+    "check_model_left_unchanged",
+    "check_registered_name",
+    "check_same_seed_same_selection",
+    "check_scores_finite_and_aligned",
+    "check_single_unlabeled_image",
+    "check_strategy",
+    "heads_for",
+    "load_class",
+    "resolve",
+    "run_query",
+    "selection_problems",
+    "tiny_context",
+    "tiny_model",
+    "tiny_pool",
+]

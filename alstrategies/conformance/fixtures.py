@@ -1,0 +1,59 @@
+"""The tiny fixtures the checks run on: seeded width-4 networks, a 20-image pool, a CPU context."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import torch
+from torch import nn
+
+from alstrategies.strategy import QueryContext
+
+HEADS = ("plain", "sbc")
+POOL = 20
+LABELED = np.array([1, 4, 7, 11, 12, 18])
+SHAPE = (32, 48)  # non-square, divisible by 16 (the U-Net pools four times)
+NUM_CLASSES = 4
+#: (num_classes, image shape) pairs of :func:`check_classes_and_non_square_images`.
+VARIANTS = ((2, (32, 48)), (4, (48, 32)), (2, (64, 16)))
+
+
+def tiny_model(heads: str = "plain", num_classes: int = NUM_CLASSES) -> nn.Module:
+    """A seeded width-4 network with ``heads`` (``"plain"`` or ``"sbc"``), in eval mode."""
+    from alstrategies.models import build_model
+
+    if heads not in HEADS:
+        raise ValueError(f"heads must be one of {HEADS}, got {heads!r}")
+    return build_model({"width": 4, "heads": heads}, num_classes, seed=0).eval()
+
+
+def tiny_pool(shape: tuple[int, int] = SHAPE, n: int = POOL) -> torch.Tensor:
+    """``n x 1 x H x W`` smooth random images in [0, 1] with a bright blob, all different."""
+    generator = torch.Generator().manual_seed(0)
+    noise = torch.rand((n, 1, shape[0] // 4, shape[1] // 4), generator=generator)
+    images = nn.functional.interpolate(noise, size=shape, mode="bilinear", align_corners=False)
+    y, x = torch.meshgrid(torch.linspace(-1, 1, shape[0]), torch.linspace(-1, 1, shape[1]), indexing="ij")
+    centres = torch.rand((n, 2), generator=generator) - 0.5
+    blobs = torch.exp(-((y - centres[:, :1, None]) ** 2 + (x - centres[:, 1:, None]) ** 2) / 0.1)
+    return (0.5 * images + 0.5 * blobs[:, None]).float()
+
+
+def tiny_context(
+    model: nn.Module,
+    labeled: Iterable[int] = LABELED,
+    pool: torch.Tensor | None = None,
+    num_classes: int = NUM_CLASSES,
+    batch_size: int = 8,
+) -> QueryContext:
+    """A CPU :class:`QueryContext` over ``pool`` (default :func:`tiny_pool`) with ``labeled`` known."""
+    pool = tiny_pool() if pool is None else pool
+    labeled = np.asarray(list(labeled), dtype=np.int64)
+    return QueryContext(
+        model=model,
+        pool_images=pool,
+        labeled=labeled,
+        unlabeled=np.setdiff1d(np.arange(pool.shape[0]), labeled),
+        num_classes=num_classes,
+        batch_size=batch_size,
+    )

@@ -1,0 +1,127 @@
+"""Where every file of a run folder lies: the only code that knows the paths.
+
+Layout of a run folder::
+
+    config.json                          the resolved config that defines the results
+    dataset.json                         what the data are (not where): checked on resume
+    run.log                              progress and events, appended by every process
+    shared/seed<S>/round0.json           the round-0 model, shared by every strategy
+    shared/seed<S>/full.json             the 100 % model of seed S
+    strategies/<name>/seed<S>/round<R>.json
+    checkpoints/                         model weights needed to resume (never committed)
+    snapshots/<name>/seed<S>/round<R>.npz predictions on a few test slices (qualitative figures)
+    results.csv                          one row per (strategy, seed, round): metrics only, so
+                                         the same config gives a byte-identical file
+    timings.csv                          the same rows with train/query/eval seconds
+
+:meth:`RunLayout.parse` reads a record or snapshot path back into its :class:`RecordKey`, so
+``status`` and the report never take paths apart themselves.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+_STRATEGY_PATH = re.compile(r"^(strategies|snapshots)/([^/]+)/seed(-?\d+)/round(\d+)\.(json|npz)$")
+_SHARED_PATH = re.compile(r"^shared/seed(-?\d+)/(round0|full)\.json$")
+
+
+@dataclass(frozen=True)
+class RecordKey:
+    """What a record (or snapshot) path stands for.
+
+    ``strategy`` is empty for the shared models, whose ``which`` is ``"round0"`` or ``"full"``;
+    a strategy's round has ``which = "round"`` and its ``round``.
+    """
+
+    seed: int
+    which: str
+    strategy: str = ""
+    round: int = 0
+
+
+class RunLayout:
+    """Paths inside one run folder."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def dataset(self) -> Path:
+        return self.root / "dataset.json"
+
+    @property
+    def results(self) -> Path:
+        return self.root / "results.csv"
+
+    @property
+    def timings(self) -> Path:
+        return self.root / "timings.csv"
+
+    @property
+    def log(self) -> Path:
+        return self.root / "run.log"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.root / "snapshots"
+
+    def snapshot(self, name: str, seed: int, round_index: int) -> Path:
+        return self.snapshots_dir / name / f"seed{seed}" / f"round{round_index}.npz"
+
+    def shared(self, seed: int, which: str) -> Path:
+        return self.root / "shared" / f"seed{seed}" / f"{which}.json"
+
+    def strategy_round(self, name: str, seed: int, round_index: int) -> Path:
+        return self.root / "strategies" / name / f"seed{seed}" / f"round{round_index}.json"
+
+    def checkpoint(self, *parts: str | int) -> Path:
+        return self.root / "checkpoints" / ("_".join(str(p) for p in parts) + ".pt")
+
+    def round0_checkpoint(self, seed: int) -> Path:
+        return self.checkpoint("seed", seed, "round0")
+
+    def round_checkpoint(self, name: str, seed: int, round_index: int) -> Path:
+        return self.checkpoint(name, "seed", seed, f"round{round_index}")
+
+    def strategy_records(self, seed: int | None = None) -> list[Path]:
+        """Every strategy-round record (of one seed when given), sorted."""
+        pattern = f"*/seed{seed}/round*.json" if seed is not None else "*/seed*/round*.json"
+        return sorted(p for p in (self.root / "strategies").glob(pattern) if self.parse(p) is not None)
+
+    def shared_seeds(self) -> list[int]:
+        """The seeds with a ``shared/seed<S>`` folder."""
+        seeds = set()
+        for folder in (self.root / "shared").glob("seed*"):
+            suffix = folder.name.removeprefix("seed")
+            if folder.is_dir() and suffix.lstrip("-").isdigit():
+                seeds.add(int(suffix))
+        return sorted(seeds)
+
+    def snapshot_files(self) -> list[Path]:
+        return sorted(p for p in self.snapshots_dir.glob("*/seed*/round*.npz") if self.parse(p) is not None)
+
+    def parse(self, path: str | Path) -> RecordKey | None:
+        """The :class:`RecordKey` of a record or snapshot path in this folder; None for any
+        other path."""
+        path = Path(path)
+        relative = path.as_posix()
+        for base in (self.root, self.root.absolute()):
+            try:
+                relative = path.relative_to(base).as_posix()
+                break
+            except ValueError:
+                continue
+        match = _STRATEGY_PATH.match(relative)
+        if match:
+            return RecordKey(int(match[3]), "round", match[2], int(match[4]))
+        match = _SHARED_PATH.match(relative)
+        if match:
+            return RecordKey(int(match[1]), match[2])
+        return None

@@ -1,0 +1,132 @@
+"""A run folder's identity and weights: claiming it for a config and dataset, checkpoints, and
+the digest that tells whether a retrained model is the very same one."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+
+from alstrategies.atomic import atomic_stream, atomic_write_text
+from alstrategies.config import differences, fill_defaults, fingerprint
+from alstrategies.errors import RecordError, RunFolderMismatch
+from alstrategies.layout import RunLayout
+from alstrategies.round_record import RoundRecord
+from alstrategies.types import SegmentationData
+
+log = logging.getLogger("alstrategies")
+
+
+def dataset_identity(data: SegmentationData) -> dict:
+    """What identifies a dataset independently of where it lies and of float rounding in its
+    resampling: name, classes, pool size and slice shape, the digest of the pool's patient of
+    each slice, and the digest of the test volumes' names and original shapes."""
+
+    def digest(parts: list[str]) -> str:
+        return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+    return {
+        "name": data.name,
+        "class_names": list(data.class_names),
+        "pool_size": data.pool_size,
+        "slice_shape": [int(v) for v in data.pool_images.shape[1:]],
+        "pool_groups_sha256": digest([str(g) for g in data.pool_groups]),
+        "test_volumes_sha256": digest([f"{v.name}:{tuple(v.label.shape)}" for v in data.test_volumes]),
+    }
+
+
+def weights_digest(model: torch.nn.Module) -> str:
+    """SHA-256 of a model's state dict (names, dtypes and bytes), to tell whether two trainings
+    produced the very same weights."""
+    digest = hashlib.sha256()
+    for key, value in sorted(model.state_dict().items()):
+        tensor = value.detach().cpu().contiguous().reshape(-1)
+        digest.update(f"{key}:{tensor.dtype}:".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def save_checkpoint(state: dict, path: Path) -> None:
+    """Write a state dict atomically (a killed run never leaves half a checkpoint)."""
+    with atomic_stream(path) as stream:
+        torch.save(state, stream)
+
+
+def load_checkpoint(path: Path, device: torch.device) -> dict:
+    return torch.load(path, map_location=device, weights_only=True)
+
+
+def check_round0_reproduced(
+    layout: RunLayout, seed: int, previous: dict, retrained: RoundRecord, warm_start: bool
+) -> None:
+    """A retrained round-0 model (its checkpoint was lost) must equal the recorded one when
+    records already depend on it; GPU training is not bit-reproducible, so it may not."""
+    if "weights_sha256" in previous:
+        same = previous["weights_sha256"] == retrained.weights_sha256
+    else:  # records written before the digest existed
+        same = previous["dice"] == retrained.dice and previous.get("loss_history") == [
+            float(v) for v in retrained.loss_history
+        ]
+    if same:
+        log.info("seed %d: the round-0 checkpoint was missing; retrained it identically", seed)
+        return
+    dependants = sorted(
+        key.strategy
+        for key in map(layout.parse, layout.strategy_records(seed))
+        if key is not None and key.round == 0
+    )
+    if warm_start and layout.shared(seed, "full").is_file():
+        dependants.append("the 100 % model (warm start)")
+    if dependants:
+        raise RecordError(
+            f"seed {seed}: the round-0 checkpoint {layout.round0_checkpoint(seed)} "
+            "is missing and retraining gave different weights (training on a GPU is not "
+            f"bit-reproducible), but {', '.join(dependants)} already started from the old ones. "
+            "Restore that checkpoint, or delete this seed's records "
+            f"(shared/seed{seed}/ and strategies/*/seed{seed}/) to redo the seed"
+        )
+    log.warning("seed %d: round-0 model retrained with different weights; nothing depended on it", seed)
+
+
+def claim_run_folder(layout: RunLayout, config: dict, data: SegmentationData) -> None:
+    """Write ``config.json`` and ``dataset.json``, or check this run against them.
+
+    A folder started with another config, or on other data, is refused with the differing keys
+    and the fix. Where the data lie is not checked: a copy elsewhere resumes.
+    """
+    layout.root.mkdir(parents=True, exist_ok=True)
+    _claim(
+        layout,
+        layout.config,
+        fingerprint(config),
+        fill_defaults,
+        "with a different config",
+        "use another --out folder, or restore those values to resume",
+    )
+    _claim(
+        layout,
+        layout.dataset,
+        dataset_identity(data),
+        lambda recorded: recorded,
+        "on other data",
+        "point --data at the dataset this folder was started with, or use another --out folder",
+    )
+
+
+def _claim(
+    layout: RunLayout, path: Path, current: dict, recorded_as: Callable[[dict], dict], started: str, fix: str
+) -> None:
+    """Write ``current`` to ``path``, or refuse the folder when ``recorded_as`` of the file
+    there differs from it (the message lists the differing keys and says ``fix``)."""
+    if not path.is_file():
+        atomic_write_text(path, json.dumps(current, indent=1, sort_keys=True))
+        return
+    diff = differences(recorded_as(json.loads(path.read_text())), current)
+    if diff:
+        raise RunFolderMismatch(
+            f"run folder {layout.root} was started {started}:\n  " + "\n  ".join(diff) + f"\n{fix}"
+        )

@@ -1,0 +1,210 @@
+"""The config schema: one typed dataclass per config section, the single source of defaults.
+
+``alstrategies.config.DEFAULTS`` is derived from these classes, and code reads a validated config
+through :class:`Settings` (attributes, not string keys). Two sections are open: ``[data]`` also
+takes the keyword arguments of the chosen loader (:attr:`Settings.data_options`), and
+``[strategies.<name>]`` the options of strategy ``<name>``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """``[data]``: which dataset, its working size, and where the files and cache lie."""
+
+    name: str = "synthetic"
+    image_size: int = 48
+    root: str = ""
+    cache: bool = True
+    cache_dir: str = ""
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """``[model]``: backbone, width, heads (``sbc`` = SBCNet, ``plain``), ASR variant."""
+
+    backbone: str = "unet"
+    width: int = 16
+    heads: str = "sbc"
+    asr: str = "attention"
+    distance_prior: float = 0.05
+    dropout: bool = True
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    """``[loss]``: the SBC loss weights alpha (coarse CE), beta (distance MSE), gamma (refined)."""
+
+    alpha: float = 1.0
+    beta: float = 1.0
+    gamma: float = 1.0
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """``[train]``: the shared trainer's hyper-parameters (paper optimiser and schedule)."""
+
+    epochs: int = 60
+    full_epochs_factor: float = 1.0
+    iterations: int = 0
+    min_batches_per_epoch: int = 0
+    batch_size: int = 16
+    lr: float = 0.01
+    sfp_lr: float = 1e-4
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    lr_decay: float = 0.9
+    lr_step: int = 500
+    augment: bool = True
+    amp: bool = True
+    channels_last: bool = True
+    compile: bool = False
+    device: str = "auto"
+    eval_batch_size: int = 64
+    warm_start: bool = False
+    threads: int = 0
+
+    @classmethod
+    def from_dict(cls, values: dict) -> TrainConfig:
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+    def num_iterations(self, num_images: int, full: bool = False) -> int:
+        """``iterations`` when set, else ``epochs`` (times ``full_epochs_factor``, rounded, for
+        the 100 % model) times the batches of an epoch: one pass over the data, at least
+        ``min_batches_per_epoch`` batches (nnU-Net-style fixed-length epochs for tiny sets)."""
+        if self.iterations > 0:
+            return self.iterations
+        epochs = max(1, round(self.epochs * self.full_epochs_factor)) if full else self.epochs
+        return epochs * max(math.ceil(num_images / self.batch_size), self.min_batches_per_epoch)
+
+
+@dataclass(frozen=True)
+class ProtocolConfig:
+    """``[protocol]``: seeds and the budget schedule (fractions of the pool)."""
+
+    seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
+    initial_fraction: float = 0.0667
+    step_fraction: float = 0.0333
+    final_fraction: float = 0.3333
+    include_full: bool = True
+
+
+@dataclass(frozen=True)
+class QueryConfig:
+    """``[query]``: inference batch, pixel-to-image reduction, bf16 scoring on CUDA."""
+
+    batch_size: int = 64
+    reduction: str = "mean"
+    amp: bool = False
+
+
+@dataclass(frozen=True)
+class StrategiesConfig:
+    """``[strategies]``: the strategies to run (empty = every registered one)."""
+
+    names: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SnapshotsConfig:
+    """``[snapshots]``: test slices kept per round for the qualitative figures."""
+
+    slices: int = 4
+    seeds: list[int] = field(default_factory=lambda: [0])
+    checkpoints: bool = False
+
+
+@dataclass(frozen=True)
+class EvaluationConfig:
+    """``[evaluation]``: the registered metrics computed on the test volumes."""
+
+    metrics: list[str] = field(default_factory=lambda: ["dice", "hd95"])
+    surface_tolerance: float = 1.0  # surface Dice tolerance, in the spacing's unit (mm)
+
+
+@dataclass(frozen=True)
+class ExecutorConfig:
+    """``[executor]``: where the work units run (local process pool or Ray)."""
+
+    name: str = "local"
+    workers: int = 1
+    chains_per_gpu: int = 1
+    cpus_per_chain: float = 1.0
+    gpus_per_chain: float = 0.0
+    ray_address: str = ""
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """``[grid]``: variants of one base config for ablations."""
+
+    variants: dict[str, Any] = field(default_factory=dict)
+    budget: float = 0.0
+    layout: str = "strategy_by_variant"
+
+
+#: Section name -> its dataclass, in the order of the config file.
+SECTIONS: dict[str, type] = {
+    "data": DataConfig,
+    "model": ModelConfig,
+    "loss": LossConfig,
+    "train": TrainConfig,
+    "protocol": ProtocolConfig,
+    "query": QueryConfig,
+    "strategies": StrategiesConfig,
+    "snapshots": SnapshotsConfig,
+    "evaluation": EvaluationConfig,
+    "executor": ExecutorConfig,
+    "grid": GridConfig,
+}
+
+
+def section_defaults() -> dict[str, dict[str, Any]]:
+    """Every section's keys and default values, fresh copies (what ``DEFAULTS`` holds)."""
+    return {name: asdict(cls()) for name, cls in SECTIONS.items()}
+
+
+def _section(cls: type, values: dict) -> Any:
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in values.items() if k in names})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """A validated config as typed sections; build it with :meth:`from_config`."""
+
+    data: DataConfig
+    model: ModelConfig
+    loss: LossConfig
+    train: TrainConfig
+    protocol: ProtocolConfig
+    query: QueryConfig
+    strategies: StrategiesConfig
+    snapshots: SnapshotsConfig
+    evaluation: EvaluationConfig
+    executor: ExecutorConfig
+    grid: GridConfig
+    data_options: dict[str, Any] = field(default_factory=dict)
+    strategy_tables: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    @classmethod
+    def from_config(cls, config: dict) -> Settings:
+        """Typed sections of a config dict (as :func:`alstrategies.config.load_config` returns)."""
+        defaults = section_defaults()
+        sections = {
+            name: _section(section_cls, {**defaults[name], **config.get(name, {})})
+            for name, section_cls in SECTIONS.items()
+        }
+        data_keys = {f.name for f in fields(DataConfig)}
+        strategies = config.get("strategies", {})
+        return cls(
+            **sections,
+            data_options={k: v for k, v in config.get("data", {}).items() if k not in data_keys},
+            strategy_tables={k: dict(v) for k, v in strategies.items() if isinstance(v, dict)},
+        )

@@ -1,0 +1,115 @@
+"""One training of the protocol: a seeded model trained on a labeled set of the pool, evaluated
+on the test volumes, and its :class:`~alstrategies.round_record.RoundRecord`."""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from functools import cached_property
+
+import numpy as np
+import torch
+
+from alstrategies.evaluation import evaluate
+from alstrategies.models import build_criterion, build_model
+from alstrategies.progress import training_bar
+from alstrategies.protocol import derive_seed
+from alstrategies.round_record import RoundRecord
+from alstrategies.settings import Settings
+from alstrategies.training.targets import TargetCache
+from alstrategies.training.trainer import Trainer
+from alstrategies.types import SegmentationData
+
+log = logging.getLogger("alstrategies")
+
+
+class RoundTrainer:
+    """Builds, trains and evaluates the model of one round; the pool moves to the device only
+    when the first training or query needs it (a driver whose workers do the work never does)."""
+
+    def __init__(
+        self, config: dict, settings: Settings, data: SegmentationData, device: torch.device, progress: bool
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.data = data
+        self.device = device
+        self.progress = progress
+        self.trainer = Trainer(settings.train, device)
+        self.criterion = build_criterion(config["model"], config["loss"])
+
+    @cached_property
+    def pool_images(self) -> torch.Tensor:
+        with warnings.catch_warnings():  # a memory-mapped cache is read-only; the pool is never written
+            warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+            return torch.from_numpy(self.data.pool_images).to(self.device)
+
+    @cached_property
+    def targets(self) -> TargetCache:
+        labels = torch.from_numpy(self.data.pool_labels.astype(np.int64)).to(self.device)
+        return TargetCache(labels, self.data.num_classes)
+
+    def new_model(self, seed: int) -> torch.nn.Module:
+        """The seeded, untrained network of ``seed``."""
+        return build_model(
+            self.config["model"], self.data.num_classes, self.data.pool_images.shape[1], seed=seed
+        )
+
+    def train_and_evaluate(
+        self, seed: int, labeled: np.ndarray, label: str, init: dict | None = None
+    ) -> tuple[torch.nn.Module, RoundRecord]:
+        """Train a fresh (or ``init``-started) model on ``labeled`` and evaluate it on the test
+        volumes; returns the model and its record (no round or strategy yet). ``label`` names
+        the training (``round0``, ``full``, ``<strategy> round<r>``) and seeds its batches."""
+        model = self.new_model(seed)
+        if init is not None:
+            model.load_state_dict(init)
+        images = self.pool_images[torch.as_tensor(labeled, device=self.device)]
+        targets = self.targets.targets(labeled, self.criterion.needs_distance)
+        full = label == "full"
+        bar = training_bar(self.settings.train.num_iterations(len(labeled), full), label, self.progress)
+        stats = self.trainer.fit(
+            model,
+            images,
+            targets,
+            self.criterion,
+            derive_seed(seed, label.split()[-1]),
+            progress=bar,
+            full=full,
+        )
+        bar.close()
+        start = time.perf_counter()
+        result = evaluate(
+            model,
+            self.data.test_volumes,
+            self.data.num_classes,
+            self.device,
+            self.settings.train.eval_batch_size,
+            amp=False,  # measured predictions in full precision; bf16 is for training speed only
+            **self._metric_arguments(),
+        )
+        record = RoundRecord(
+            seed=seed,
+            n_labeled=len(labeled),
+            fraction=len(labeled) / self.data.pool_size,
+            labeled=np.sort(labeled),
+            metrics=result.record_fields(),
+            iterations=stats.iterations,
+            loss_history=stats.loss_history,
+            torch_threads=torch.get_num_threads(),
+            train_seconds=stats.seconds,
+            eval_seconds=time.perf_counter() - start,
+        )
+        log.info(
+            "%s seed %d: %d labeled, dice %.4f, %.1fs", label, seed, len(labeled), result.dice, stats.seconds
+        )
+        return model, record
+
+    def _metric_arguments(self) -> dict:
+        """``evaluate``'s metric arguments from ``[evaluation]``."""
+        evaluation = self.settings.evaluation
+        return {
+            "metrics": tuple(evaluation.metrics),
+            "metric_options": {"surface_dice": {"tolerance": evaluation.surface_tolerance}},
+        }
