@@ -1,6 +1,8 @@
 # Two commands do all the set-up on a fresh machine (see README):
-#   make benchmark   the main job: the full protocol on the embedded phantom -> results/synthetic
 #   make test        the test suite
+#   make benchmark   the main job: the full protocol on the embedded phantom -> runs/synthetic,
+#                    then its Dice table compared with the committed reference results/synthetic
+#   make smoke       a two-minute first run that learns -> runs/smoke
 # Both create .venv and install the project into it first. TORCH selects the torch to install
 # when the venv has none: the CPU wheel these machines carry by default; `make TORCH=torch`
 # (or any pip requirement) on your own machine.
@@ -8,6 +10,8 @@ PYTHON ?= python3
 TORCH ?= torch==2.13.0
 VENV := .venv
 BIN := $(VENV)/bin
+# one training per core, one thread each (train.threads = 1): the fastest executor on a CPU
+WORKERS ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: setup test benchmark smoke lint perf clean
 
@@ -24,10 +28,11 @@ test: setup
 	$(BIN)/pytest -q
 
 benchmark: setup
-	$(BIN)/alstrategies run benchmarks/configs/synthetic.toml --out results/synthetic
+	$(BIN)/alstrategies run benchmarks/configs/synthetic.toml --out runs/synthetic --workers $(WORKERS)
+	$(BIN)/alstrategies compare runs/synthetic results/synthetic
 
 smoke: setup
-	$(BIN)/alstrategies run benchmarks/configs/synthetic.toml --set protocol.seeds=[0] --set train.epochs=1 --out runs/smoke
+	$(BIN)/alstrategies run benchmarks/configs/smoke.toml --out runs/smoke --workers $(WORKERS)
 
 lint: setup
 	$(BIN)/ruff check . && $(BIN)/ruff format --check .

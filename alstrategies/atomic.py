@@ -3,7 +3,7 @@
 Everything a run or a report writes goes through :func:`atomic_stream`: the content is written
 to a temporary file in the target's folder, flushed to disk and renamed over the target; on
 any error (or a kill) the target is untouched and the temporary file is removed or left as an
-ignorable ``.<name>.*.tmp``.
+ignorable ``.<name>.*.tmp``. Files get the mode the umask gives (not ``mkstemp``'s 0600).
 """
 
 from __future__ import annotations
@@ -14,6 +14,20 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+
+
+def current_umask() -> int:
+    """This process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def respect_umask(path: str | Path, directory: bool = False) -> None:
+    """Give ``path`` the mode a plain ``open``/``mkdir`` would have given it (0666 or 0777 less
+    the umask): ``mkstemp``/``mkdtemp`` create 0600/0700, which shared run folders and caches
+    cannot use."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
 
 
 @contextmanager
@@ -27,6 +41,7 @@ def atomic_stream(path: str | Path) -> Iterator[BinaryIO]:
             yield stream
             stream.flush()
             os.fsync(stream.fileno())
+        respect_umask(temporary)
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)

@@ -1,4 +1,4 @@
-"""Command line: ``alstrategies run | prepare | report | status | list | check``.
+"""Command line: ``alstrategies run | prepare | report | status | compare | list | check``.
 
 A user error (any :class:`~alstrategies.errors.AlstrategiesError`: a bad config value, a
 missing file, ...) prints one ``alstrategies: error: ...`` line and exits with status 2;
@@ -28,9 +28,15 @@ def _seeds(text: str | None) -> list[int] | None:
     if not text:
         return None
     try:
-        return [int(part) for part in _split(text)]
+        seeds = [int(part) for part in _split(text)]
     except ValueError:
         raise ConfigError(f"--seeds expects comma-separated integers (e.g. 0,1,2), got {text!r}") from None
+    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
+    if repeated:
+        raise ConfigError(
+            f"--seeds lists seed(s) {repeated} more than once, in {text!r}; give each seed once"
+        )
+    return seeds
 
 
 def _add_config_arguments(
@@ -95,7 +101,10 @@ def _run_one(config: dict, out: Path, seeds: list[int] | None, args: argparse.Na
 
 
 def _command_run(args: argparse.Namespace) -> int:
+    from alstrategies.data import bars
     from alstrategies.grid import expand_grid, is_grid, write_grid_manifest
+
+    bars.set_quiet(args.quiet)
     from alstrategies.records import RunLayout
 
     config = load_config(args.config, _overrides(args))
@@ -134,7 +143,9 @@ def _command_run(args: argparse.Namespace) -> int:
 
 
 def _command_prepare(args: argparse.Namespace) -> int:
-    from alstrategies.data import load_dataset
+    from alstrategies.data import bars, load_dataset
+
+    bars.set_quiet(args.quiet)
 
     config = load_config(args.config, _overrides(args))
     data = load_dataset(config["data"], rebuild=args.rebuild)
@@ -179,6 +190,11 @@ def _command_report(args: argparse.Namespace) -> int:
             print(item)
         for note in getattr(written, "notes", []):
             print(f"note: {note}")
+    from alstrategies.report.decomposition import network_pairs, write_network_query_split
+
+    for shared, paper in network_pairs([Path(p) for p in args.run_dirs]):
+        for item in write_network_query_split(shared, paper, paper):
+            print(item)
     return 0
 
 
@@ -192,13 +208,26 @@ def _command_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _command_compare(args: argparse.Namespace) -> int:
+    from alstrategies.compare import compare_dice_tables
+
+    identical, text = compare_dice_tables(args.run_dir, args.reference_dir)
+    print(text)
+    return 0 if identical or not args.strict else 1
+
+
 def _command_list(args: argparse.Namespace) -> int:
     from alstrategies.registry import DATASETS, MODELS, STRATEGIES
 
-    for title, registry in (("strategies", STRATEGIES), ("datasets", DATASETS), ("models", MODELS)):
+    print("strategies (family; source; forward passes per image):")
+    for name, doc in STRATEGIES.describe().items():
+        factory = STRATEGIES.get(name)
+        facts = [getattr(factory, key, "") for key in ("family", "source", "forward_passes")]
+        print(f"  {name:<24} {doc}\n  {'':<24} {'; '.join(str(f) for f in facts if f)}")
+    for title, registry in (("datasets", DATASETS), ("models", MODELS)):
         print(f"{title}:")
         for name, doc in registry.describe().items():
-            print(f"  {name:<18} {doc}")
+            print(f"  {name:<24} {doc}")
     return 0
 
 
@@ -282,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("config", help="TOML config naming the dataset")
     _add_config_arguments(prepare, "dataset folder (sets data.root)", "override a config key")
     prepare.add_argument("--rebuild", action="store_true", help="re-decode even if a cache entry exists")
+    prepare.add_argument("--quiet", action="store_true", help="no progress bars")
     prepare.set_defaults(handler=_command_prepare)
 
     report = commands.add_parser(
@@ -316,6 +346,14 @@ def build_parser() -> argparse.ArgumentParser:
     status = commands.add_parser("status", help="rounds recorded per strategy and seed in run folders")
     status.add_argument("run_dirs", nargs="+", help="run folders")
     status.set_defaults(handler=_command_status)
+
+    compare = commands.add_parser(
+        "compare", help="compare a run's Dice table with a reference run's (e.g. results/synthetic)"
+    )
+    compare.add_argument("run_dir", help="the run folder to check")
+    compare.add_argument("reference_dir", help="the reference run folder")
+    compare.add_argument("--strict", action="store_true", help="exit 1 unless the tables are identical")
+    compare.set_defaults(handler=_command_compare)
 
     listing = commands.add_parser("list", help="show the registered strategies, datasets and models")
     listing.set_defaults(handler=_command_list)
@@ -353,10 +391,18 @@ def is_user_error(error: BaseException) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command of ``argv``; its exit status (2 for a user error)."""
+    """Run the command of ``argv``; its exit status (2 for a user error, 130 when interrupted)."""
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args)
+    except KeyboardInterrupt:
+        what = (
+            "no cache entry was written"
+            if args.handler is _command_prepare
+            else "finished trainings are recorded"
+        )
+        print(f"alstrategies: interrupted; {what}: run the same command to resume", file=sys.stderr)
+        return 130
     except AlstrategiesError as error:
         if not is_user_error(error):
             raise

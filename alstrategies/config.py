@@ -8,6 +8,7 @@ options of strategy ``<name>``. Unknown keys are errors that list the valid ones
 from __future__ import annotations
 
 import copy
+import difflib
 import inspect
 import json
 import tomllib
@@ -16,15 +17,24 @@ from pathlib import Path
 from typing import Any
 
 from alstrategies.errors import ConfigError
+from alstrategies.ranges import check_ranges
 from alstrategies.settings import section_defaults
 
 #: Every section's keys and defaults, derived from the typed sections of :mod:`alstrategies.settings`.
 DEFAULTS: dict[str, dict[str, Any]] = section_defaults()
 
+#: ``model.distance_classes``: SBC distance maps over every label, or over the foreground only.
+DISTANCE_CLASSES = ("all", "foreground")
+#: ``query.sampling``: take the top k, or draw k with probabilities from the scores (Kirsch et al.).
+SAMPLINGS = ("top_k", "power", "softmax", "softrank")
+#: ``protocol.networks`` (DESIGN section 5).
+NETWORKS = ("shared", "paper")
+
 #: Keys that may differ between invocations on one run folder (they select, not define, work).
 SELECTION_KEYS = (
     "protocol.seeds",
     "strategies.names",
+    "strategies.controls",
     "data.root",  # where the files are, not what they are: the run folder's dataset.json checks that
     "data.cache",
     "data.cache_dir",
@@ -94,10 +104,18 @@ def _check_type(key: str, value: Any, default: Any) -> Any:
     if isinstance(default, int) and isinstance(value, float) and value.is_integer():
         return int(value)
     if not isinstance(value, type(default)) or isinstance(value, bool) != isinstance(default, bool):
-        raise ConfigError(
-            f"{key} must be of type {type(default).__name__} (default {default!r}), got {value!r}"
-        )
+        raise ConfigError(f"{key} must be of type {type(default).__name__}, got {value!r}")
     return value
+
+
+def _did_you_mean(unknown: Iterable[str], valid: Iterable[str], prefix: str = "") -> str:
+    """`` (did you mean train?)`` for a near miss, else empty."""
+    guesses = [
+        f"{prefix}{match[0]}"
+        for name in sorted(unknown)
+        if (match := difflib.get_close_matches(name, list(valid), n=1, cutoff=0.6))
+    ]
+    return f" (did you mean {', '.join(guesses)}?)" if guesses else ""
 
 
 def validate(config: dict) -> dict:
@@ -107,7 +125,8 @@ def validate(config: dict) -> dict:
     unknown_sections = set(config) - set(DEFAULTS)
     if unknown_sections:
         raise ConfigError(
-            f"unknown config section(s) {sorted(unknown_sections)}; valid sections: {sorted(DEFAULTS)}"
+            f"unknown config section(s) {sorted(unknown_sections)}{_did_you_mean(unknown_sections, DEFAULTS)}; "
+            f"valid sections: {sorted(DEFAULTS)}"
         )
     for section, defaults in DEFAULTS.items():
         values = config.setdefault(section, {})
@@ -139,14 +158,22 @@ def validate(config: dict) -> dict:
                 else ""
             )
             raise ConfigError(
-                f"unknown config key(s) {', '.join(f'{section}.{k}' for k in sorted(unknown))};"
-                f" valid keys: {valid}{hint}"
+                f"unknown config key(s) {', '.join(f'{section}.{k}' for k in sorted(unknown))}"
+                f"{_did_you_mean(unknown, allowed, f'{section}.')}; valid keys: {valid}{hint}"
             )
         for key, value in list(values.items()):
             if key in allowed and not isinstance(allowed[key], dict):
                 values[key] = _check_type(f"{section}.{key}", value, allowed[key])
+    check_ranges(config)
+    if config["query"]["sampling"] not in SAMPLINGS:
+        raise ConfigError(f"query.sampling = {config['query']['sampling']!r} is not one of {SAMPLINGS}")
     _check_model(config["model"])
     _check_evaluation(config["evaluation"])
+    if config["protocol"]["networks"] not in NETWORKS:
+        raise ConfigError(
+            f"protocol.networks = {config['protocol']['networks']!r} is not one of {NETWORKS} "
+            "(shared: every strategy trains model.heads; paper: SBC-AL trains SBCNet, the others a plain U-Net)"
+        )
     names = config["strategies"]["names"]
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ConfigError(f"strategies.names must be a list of strategy names, got {names!r}")
@@ -187,6 +214,10 @@ def _check_model(model: dict) -> None:
         raise ConfigError(f"model.heads = {model['heads']!r} is not one of {HEADS}")
     if model["asr"] not in ASR_VARIANTS:
         raise ConfigError(f"model.asr = {model['asr']!r} is not one of {ASR_VARIANTS}")
+    if model["distance_classes"] not in DISTANCE_CLASSES:
+        raise ConfigError(
+            f"model.distance_classes = {model['distance_classes']!r} is not one of {DISTANCE_CLASSES}"
+        )
     if model["width"] < 1:
         raise ConfigError(f"model.width must be a positive channel count, got {model['width']}")
 
@@ -210,14 +241,17 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -
 
 
 def strategy_options(config: dict, name: str) -> dict[str, Any]:
-    """The keyword options of strategy ``name``: its ``[strategies.<name>]`` table, plus
-    ``query.reduction`` for strategies that take a ``reduction`` and do not set their own."""
+    """The keyword options of strategy ``name``: its ``[strategies.<name>]`` table, plus the
+    ``[query]`` keys ``reduction``, ``sampling`` and ``beta`` (as ``sampling_beta``: VAAL's
+    ``beta`` is its KL weight) for strategies that take them and do not set their own."""
     from alstrategies.registry import STRATEGIES
 
     options = config["strategies"].get(name, {})
     options = dict(options) if isinstance(options, dict) else {}
-    if "reduction" in _kwargs_of(STRATEGIES.get(name)):
-        options.setdefault("reduction", config["query"]["reduction"])
+    accepted = _kwargs_of(STRATEGIES.get(name))
+    for key, option in (("reduction", "reduction"), ("sampling", "sampling"), ("beta", "sampling_beta")):
+        if option in accepted and key in config["query"]:
+            options.setdefault(option, config["query"][key])
     return options
 
 

@@ -23,7 +23,8 @@ def resolve_device(name: str = "auto") -> torch.device:
 
 
 def configure_threads(threads: int) -> None:
-    """Limit intra-op CPU threads (0 keeps torch's default)."""
+    """Set the intra-op CPU threads of this process's trainings (``train.threads``; 0 keeps
+    torch's default, which follows the core count, so its numbers depend on the machine)."""
     if threads > 0:
         torch.set_num_threads(threads)
 

@@ -5,8 +5,10 @@ Layout of a run folder::
     config.json                          the resolved config that defines the results
     dataset.json                         what the data are (not where): checked on resume
     run.log                              progress and events, appended by every process
+    plan.json                            the trainings of the latest invocation, for `status`
     shared/seed<S>/round0.json           the round-0 model, shared by every strategy
     shared/seed<S>/full.json             the 100 % model of seed S
+    shared/seed<S>/round0_<net>.json     with protocol.networks = "paper": one per network
     strategies/<name>/seed<S>/round<R>.json
     checkpoints/                         model weights needed to resume (never committed)
     snapshots/<name>/seed<S>/round<R>.npz predictions on a few test slices (qualitative figures)
@@ -25,21 +27,24 @@ from dataclasses import dataclass
 from pathlib import Path
 
 _STRATEGY_PATH = re.compile(r"^(strategies|snapshots)/([^/]+)/seed(-?\d+)/round(\d+)\.(json|npz)$")
-_SHARED_PATH = re.compile(r"^shared/seed(-?\d+)/(round0|full)\.json$")
+_SHARED_PATH = re.compile(r"^shared/seed(-?\d+)/(round0|full)(?:_([a-z0-9]+))?\.json$")
 
 
 @dataclass(frozen=True)
 class RecordKey:
     """What a record (or snapshot) path stands for.
 
-    ``strategy`` is empty for the shared models, whose ``which`` is ``"round0"`` or ``"full"``;
-    a strategy's round has ``which = "round"`` and its ``round``.
+    ``strategy`` is empty for the shared models, whose ``which`` is ``"round0"`` or ``"full"``
+    and whose ``network`` is empty with ``protocol.networks = "shared"`` (one network) or the
+    network's heads (``"plain"``, ``"sbc"``) with ``"paper"``; a strategy's round has
+    ``which = "round"`` and its ``round``.
     """
 
     seed: int
     which: str
     strategy: str = ""
     round: int = 0
+    network: str = ""
 
 
 class RunLayout:
@@ -55,6 +60,11 @@ class RunLayout:
     @property
     def dataset(self) -> Path:
         return self.root / "dataset.json"
+
+    @property
+    def plan(self) -> Path:
+        """The trainings of the latest invocation and their costs (``alstrategies status``)."""
+        return self.root / "plan.json"
 
     @property
     def results(self) -> Path:
@@ -75,8 +85,11 @@ class RunLayout:
     def snapshot(self, name: str, seed: int, round_index: int) -> Path:
         return self.snapshots_dir / name / f"seed{seed}" / f"round{round_index}.npz"
 
-    def shared(self, seed: int, which: str) -> Path:
-        return self.root / "shared" / f"seed{seed}" / f"{which}.json"
+    def shared(self, seed: int, which: str, network: str = "") -> Path:
+        """The record of seed ``seed``'s ``round0`` or ``full`` model (of ``network``, when the
+        run trains one network per strategy family)."""
+        suffix = f"_{network}" if network else ""
+        return self.root / "shared" / f"seed{seed}" / f"{which}{suffix}.json"
 
     def strategy_round(self, name: str, seed: int, round_index: int) -> Path:
         return self.root / "strategies" / name / f"seed{seed}" / f"round{round_index}.json"
@@ -84,8 +97,8 @@ class RunLayout:
     def checkpoint(self, *parts: str | int) -> Path:
         return self.root / "checkpoints" / ("_".join(str(p) for p in parts) + ".pt")
 
-    def round0_checkpoint(self, seed: int) -> Path:
-        return self.checkpoint("seed", seed, "round0")
+    def round0_checkpoint(self, seed: int, network: str = "") -> Path:
+        return self.checkpoint("seed", seed, f"round0_{network}" if network else "round0")
 
     def round_checkpoint(self, name: str, seed: int, round_index: int) -> Path:
         return self.checkpoint(name, "seed", seed, f"round{round_index}")
@@ -123,5 +136,5 @@ class RunLayout:
             return RecordKey(int(match[3]), "round", match[2], int(match[4]))
         match = _SHARED_PATH.match(relative)
         if match:
-            return RecordKey(int(match[1]), match[2])
+            return RecordKey(int(match[1]), match[2], network=match[3] or "")
         return None

@@ -11,7 +11,9 @@ this module is the round logic, read top to bottom.
 from __future__ import annotations
 
 import logging
+import sys
 import time
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +24,7 @@ from alstrategies.data import load_dataset
 from alstrategies.device import configure_threads, resolve_device
 from alstrategies.errors import RecordError
 from alstrategies.layout import RunLayout
-from alstrategies.progress import ProgressTracker, RunLog
+from alstrategies.progress import ProgressTracker, RunLog, announce
 from alstrategies.protocol import Budget, budget_schedule, derive_rng, derive_seed, initial_labeled_set
 from alstrategies.records import read_record, write_record, write_results
 from alstrategies.registry import STRATEGIES
@@ -35,17 +37,19 @@ from alstrategies.run_folder import (
     save_checkpoint,
     weights_digest,
 )
+from alstrategies.selection import default_strategies, network_of
 from alstrategies.settings import Settings
 from alstrategies.strategy import QueryContext, QueryResult, QueryStrategy
 from alstrategies.training.round import RoundTrainer
 from alstrategies.types import SegmentationData
 from alstrategies.units import (
     Executor,
+    PlannedTraining,
     WorkerSpec,
     WorkUnit,
-    count_trainings,
-    recorded_trainings,
     run_units,
+    training_plan,
+    write_plan,
 )
 
 __all__ = ["Experiment", "WorkUnit", "WorkerSpec"]
@@ -68,13 +72,16 @@ class Experiment:
         self.config = config
         self.settings = settings = Settings.from_config(config)
         self.layout = RunLayout(out_dir)
-        self.strategy_names = strategies or settings.strategies.names or STRATEGIES.names()
+        self.strategy_names = strategies or settings.strategies.names or default_strategies(settings)
         self.seeds = list(settings.protocol.seeds if seeds is None else seeds)
         self.progress = progress
         self.train_config = settings.train
         configure_threads(self.train_config.threads)
         self.device = resolve_device(self.train_config.device)
-        check_strategy_heads(self.strategy_names, settings.model.heads)
+        if settings.protocol.networks == "shared":
+            check_strategy_heads(self.strategy_names, settings.model.heads)
+        #: strategy -> the network it trains: "" (the config's, shared by all) or its heads
+        self.networks = {name: network_of(name, settings) for name in self.strategy_names}
         self.strategies: dict[str, QueryStrategy] = {
             name: STRATEGIES.get(name)(**strategy_options(config, name)) for name in self.strategy_names
         }
@@ -84,7 +91,9 @@ class Experiment:
             self.data.pool_size, protocol.initial_fraction, protocol.step_fraction, protocol.final_fraction
         )
         self.rounds = RoundTrainer(config, settings, self.data, self.device, progress)
-        self.progress_tracker = ProgressTracker(self.total_trainings(), enabled=progress)
+        self.progress_tracker = ProgressTracker(
+            self.total_trainings(), float(sum(p.cost for p in self.plan)), enabled=progress
+        )
         snapshots = settings.snapshots
         self.snapshot_seeds = set(snapshots.seeds)
         self.snapshot_slices = (
@@ -107,9 +116,16 @@ class Experiment:
 
     def claim_folder(self) -> None:
         """Write ``config.json`` and ``dataset.json`` (or check this run against them) and open
-        ``run.log``."""
-        claim_run_folder(self.layout, self.config, self.data)
+        ``run.log``; a folder without any recorded training is claimed anew, and says so."""
+        reclaimed = claim_run_folder(self.layout, self.config, self.data)
         self.open_log()
+        if reclaimed:
+            message = (
+                f"run folder {self.layout.root} held no recorded training: claimed it anew for this config"
+            )
+            log.warning(message)
+            if self.progress:
+                print(message, file=sys.stderr)
 
     def open_log(self) -> None:
         self.run_log.open()
@@ -118,26 +134,27 @@ class Experiment:
         self.run_log.close()
 
     # -- the shared models of a seed -------------------------------------------------------
-    def run_round0(self, seed: int) -> None:
-        """Train, evaluate and checkpoint the round-0 model of ``seed`` (shared by all strategies),
-        then make every strategy's first query from it (round 0 of each chain).
+    def run_round0(self, seed: int, network: str = "") -> None:
+        """Train, evaluate and checkpoint the round-0 model of ``seed`` (and ``network``), shared
+        by its strategies, then make each of their first queries from it (round 0 of a chain).
 
         After this unit no other unit needs the round-0 weights unless training warm-starts
         from them, so a run folder resumes from its records alone: checkpoints need not travel
         between machines. A lost checkpoint that is still needed is retrained, and the new
         weights must match the recorded digest whenever anything already depends on them.
         """
-        path = self.layout.shared(seed, "round0")
-        checkpoint = self.layout.round0_checkpoint(seed)
+        path = self.layout.shared(seed, "round0", network)
+        checkpoint = self.layout.round0_checkpoint(seed, network)
         previous = read_record(path)
-        pending = [n for n in self.strategy_names if not self.layout.strategy_round(n, seed, 0).is_file()]
-        if previous is not None and not self._round0_weights_needed(seed, pending):
+        strategies = self._strategies_of(network)
+        pending = [n for n in strategies if not self.layout.strategy_round(n, seed, 0).is_file()]
+        if previous is not None and not self._round0_weights_needed(seed, network, pending):
             return
         if previous is not None and checkpoint.is_file():
-            model, record = self._load_round0(seed)
+            model, record = self._load_round0(seed, network)
         else:
             labeled = initial_labeled_set(self.data.pool_size, self.budgets[0].count, seed)
-            model, record = self.rounds.train_and_evaluate(seed, labeled, "round0")
+            model, record = self.rounds.train_and_evaluate(seed, labeled, "round0", network=network)
             record.round, record.budget = 0, self.budgets[0].fraction
             record.weights_sha256 = weights_digest(model)
             if previous is not None:
@@ -145,48 +162,53 @@ class Experiment:
             save_checkpoint(model.state_dict(), checkpoint)
             write_record(path, record.to_dict())
             if previous is None:
-                self.progress_tracker.advance(f"seed {seed} round 0")
+                self.progress_tracker.advance(f"seed {seed} round 0", record.iterations or 0)
         for name in pending:
             self._complete_round(name, self.budgets[0], model, record, record.labeled)
 
-    def _round0_weights_needed(self, seed: int, pending: list[str]) -> bool:
+    def _strategies_of(self, network: str) -> list[str]:
+        return [name for name in self.strategy_names if self.networks[name] == network]
+
+    def _round0_weights_needed(self, seed: int, network: str, pending: list[str]) -> bool:
         """Whether a unit still needs the round-0 weights of ``seed``: a strategy's first query
         is missing, or (with ``train.warm_start``) the 100 % model or a chain's round 1 is."""
         if pending:
             return True
         if not self.train_config.warm_start:
             return False
-        if self.settings.protocol.include_full and not self.layout.shared(seed, "full").is_file():
+        if self.settings.protocol.include_full and not self.layout.shared(seed, "full", network).is_file():
             return True
         return len(self.budgets) > 1 and any(
-            not self.layout.strategy_round(n, seed, 1).is_file() for n in self.strategy_names
+            not self.layout.strategy_round(n, seed, 1).is_file() for n in self._strategies_of(network)
         )
 
-    def _load_round0(self, seed: int) -> tuple[torch.nn.Module, RoundRecord]:
+    def _load_round0(self, seed: int, network: str = "") -> tuple[torch.nn.Module, RoundRecord]:
         """The round-0 model and record of ``seed``, always read back from the run folder, so
         that every executor queries the very same weights."""
-        record = read_record(self.layout.shared(seed, "round0"))
-        checkpoint = self.layout.round0_checkpoint(seed)
+        record = read_record(self.layout.shared(seed, "round0", network))
+        checkpoint = self.layout.round0_checkpoint(seed, network)
         if record is None or not checkpoint.is_file():
             raise RecordError(
                 f"seed {seed}: the round-0 model ({checkpoint}) is missing; run its round0 unit first"
             )
-        model = self.rounds.new_model(seed).to(self.device)
+        model = self.rounds.new_model(seed, network).to(self.device)
         model.load_state_dict(load_checkpoint(checkpoint, self.device))
         return model, RoundRecord.from_dict(record)
 
-    def run_full(self, seed: int) -> None:
-        """Train and evaluate the 100 % model of ``seed`` (shared by all strategies)."""
-        path = self.layout.shared(seed, "full")
+    def run_full(self, seed: int, network: str = "") -> None:
+        """Train and evaluate the 100 % model of ``seed`` (and ``network``), shared by its
+        strategies."""
+        path = self.layout.shared(seed, "full", network)
         if read_record(path) is not None:
             return
         everything = np.arange(self.data.pool_size)
-        _, record = self.rounds.train_and_evaluate(
-            seed, everything, "full", init=self._warm_start_state("", seed, 0)
-        )
+        init = self._warm_start_state("", seed, 0, network)
+        _, record = self.rounds.train_and_evaluate(seed, everything, "full", init=init, network=network)
         record.round, record.budget = len(self.budgets), 1.0
         write_record(path, record.to_dict())
-        self.progress_tracker.advance(f"seed {seed} full")
+        self.progress_tracker.advance(
+            f"seed {seed} full" + (f" ({network})" if network else ""), record.iterations or 0
+        )
 
     # -- a strategy's chain ----------------------------------------------------------------
     def run_chain(self, name: str, seed: int) -> None:
@@ -195,6 +217,7 @@ class Experiment:
         if self.layout.strategy_round(name, seed, self.last_round).is_file():
             return
         labeled = np.zeros(0, dtype=np.int64)
+        network = self.networks[name]
         for budget in self.budgets:
             r = budget.round
             done = read_record(self.layout.strategy_round(name, seed, r))
@@ -202,7 +225,7 @@ class Experiment:
                 labeled = RoundRecord.from_dict(done).next_labeled()
                 continue
             if r == 0:  # normally done by the round0 unit; here when that ran without this strategy
-                model, record = self._load_round0(seed)
+                model, record = self._load_round0(seed, network)
                 labeled = record.labeled
             else:
                 if len(labeled) != budget.count:
@@ -210,8 +233,10 @@ class Experiment:
                         f"{name} seed {seed} round {r}: {len(labeled)} labeled, expected {budget.count}; "
                         f"delete strategies/{name}/seed{seed}/ to redo the chain"
                     )
-                init = self._warm_start_state(name, seed, r - 1)
-                model, record = self.rounds.train_and_evaluate(seed, labeled, f"{name} round{r}", init=init)
+                init = self._warm_start_state(name, seed, r - 1, network)
+                model, record = self.rounds.train_and_evaluate(
+                    seed, labeled, f"{name} round{r}", init=init, network=network
+                )
                 if (
                     self.train_config.warm_start and r < self.last_round
                 ) or self.settings.snapshots.checkpoints:
@@ -220,7 +245,7 @@ class Experiment:
             if self.train_config.warm_start and r > 1 and not self.settings.snapshots.checkpoints:
                 self.layout.round_checkpoint(name, seed, r - 1).unlink(missing_ok=True)
             if r > 0:
-                self.progress_tracker.advance(f"{name} seed {seed} round {r}")
+                self.progress_tracker.advance(f"{name} seed {seed} round {r}", record.iterations or 0)
 
     def _complete_round(
         self, name: str, budget: Budget, model: torch.nn.Module, trained: RoundRecord, labeled: np.ndarray
@@ -228,6 +253,7 @@ class Experiment:
         """Query with the round's trained model (unless it is the last round), write the
         round's record, snapshot and ``results.csv``; return the next labeled set."""
         record = trained.for_chain(name, budget.round, budget.fraction, labeled)
+        record.network = self.networks[name] or None
         result = None
         if budget.round < self.last_round:
             k = self.budgets[budget.round + 1].count - budget.count
@@ -235,6 +261,7 @@ class Experiment:
             record.queried = np.sort(result.indices)
             if result.scores is not None:
                 record.scores = {"candidates": result.candidates, "score": result.scores, **result.details}
+                record.scores["error"] = self.rounds.pool_error(model, result.candidates)
         if record.seed in self.snapshot_seeds and self.snapshot_slices is not None:
             self._write_snapshot(name, record.seed, budget.round, model, result)
         write_record(self.layout.strategy_round(name, record.seed, budget.round), record.to_dict())
@@ -254,6 +281,7 @@ class Experiment:
             device=self.device,
             batch_size=self.settings.query.batch_size,
             amp=self.settings.query.amp,
+            pool_labels=self.rounds.targets.labels,
         )
         torch.manual_seed(derive_seed(seed, round_index, name))
         start = time.perf_counter()
@@ -272,13 +300,13 @@ class Experiment:
             arrays.update(self.strategies[name].snapshot_extras(self.pool_images, query))
         save_snapshot(self.layout.snapshot(name, seed, round_index), **arrays)
 
-    def _warm_start_state(self, name: str, seed: int, previous_round: int) -> dict | None:
+    def _warm_start_state(self, name: str, seed: int, previous_round: int, network: str = "") -> dict | None:
         """With ``train.warm_start``, the weights of the chain's previous round (round 0 is
         the shared model); None (fresh seeded initialisation) otherwise."""
         if not self.train_config.warm_start:
             return None
         path = (
-            self.layout.round0_checkpoint(seed)
+            self.layout.round0_checkpoint(seed, network)
             if previous_round == 0
             else self.layout.round_checkpoint(name, seed, previous_round)
         )
@@ -289,30 +317,40 @@ class Experiment:
         return load_checkpoint(path, self.device)
 
     # -- scheduling ------------------------------------------------------------------------
-    def total_trainings(self) -> int:
-        return count_trainings(
-            self.seeds, self.strategy_names, len(self.budgets), self.settings.protocol.include_full
+    @cached_property
+    def plan(self) -> list[PlannedTraining]:
+        """Every training of this run with its cost, for counting and the time estimate."""
+        return training_plan(
+            self.layout,
+            self.seeds,
+            self.networks,
+            [b.count for b in self.budgets],
+            self.data.pool_size,
+            self.settings.protocol.include_full,
+            self.train_config.num_iterations,
         )
+
+    def total_trainings(self) -> int:
+        return len(self.plan)
 
     def completed_trainings(self) -> int:
         """Trainings of this run's seeds and strategies already recorded in the folder."""
-        return recorded_trainings(
-            self.layout,
-            self.seeds,
-            self.strategy_names,
-            len(self.budgets),
-            self.settings.protocol.include_full,
-        )
+        return self.completed_work()[0]
+
+    def completed_work(self) -> tuple[int, float]:
+        """(trainings recorded, their cost) of this run's plan."""
+        done = [p for p in self.plan if p.record.is_file()]
+        return len(done), float(sum(p.cost for p in done))
 
     def units(self) -> list[WorkUnit]:
         """Every unit of the run, in the order the in-process executor runs them."""
-        return run_units(self.seeds, self.strategy_names, self.settings.protocol.include_full)
+        return run_units(self.seeds, self.networks, self.settings.protocol.include_full)
 
     def run_unit(self, unit: WorkUnit) -> None:
         if unit.kind == "round0":
-            self.run_round0(unit.seed)
+            self.run_round0(unit.seed, unit.network)
         elif unit.kind == "full":
-            self.run_full(unit.seed)
+            self.run_full(unit.seed, unit.network)
         else:
             self.run_chain(unit.strategy, unit.seed)
 
@@ -347,7 +385,15 @@ class Experiment:
             torch.get_num_threads(),
             f"executor {type(executor).__name__}" if executor is not None else "in this process",
         )
-        self.progress_tracker.start(self.completed_trainings())
+        write_plan(self.layout, self.plan, self.strategy_names, self.seeds)
+        done, cost = self.completed_work()
+        if done:
+            total = self.total_trainings()
+            announce(
+                f"resuming {self.layout.root}: {done} of {total} trainings already recorded, {total - done} to go",
+                self.progress,
+            )
+        self.progress_tracker.start(done, cost)
         try:
             if executor is None:
                 for unit in self.units():

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,40 +14,70 @@ from tqdm.auto import tqdm
 log = logging.getLogger("alstrategies")
 
 
+def announce(message: str, to_user: bool) -> None:
+    """Log ``message`` to run.log and, for an interactive run, print it to stderr."""
+    log.info(message)
+    if to_user:
+        print(message, file=sys.stderr)
+
+
+def bars_enabled(requested: bool) -> bool:
+    """Bars only on a terminal: in a log file or a pipe, tqdm's carriage returns are noise."""
+    return requested and sys.stderr.isatty()
+
+
 @dataclass
 class ProgressTracker:
-    """Overall progress of a run: a tqdm bar with the time left, and ETA lines in run.log."""
+    """Overall progress of a run: a tqdm bar in trainings, and ETA lines in run.log.
+
+    The time left is estimated from work, not from the count of trainings: every training
+    has a cost (its iterations: the round-0, chain and 100 % models differ by an order of
+    magnitude), and the rate of this session -- seconds per unit of cost done since it
+    started -- times the cost still to do is the estimate.
+    """
 
     total: int
+    total_cost: float = 0.0
     done: int = 0
+    done_cost: float = 0.0
     enabled: bool = True
     started_at: float = field(default_factory=time.perf_counter)
     _bar: tqdm | None = None
-    _resumed: int = 0
+    _resumed_cost: float = 0.0
+    _started: bool = False
 
-    def start(self, already_done: int) -> None:
-        self.done = self._resumed = already_done
+    def start(self, already_done: int, already_cost: float = 0.0) -> None:
+        self.done, self.done_cost, self._resumed_cost = already_done, already_cost, already_cost
         self.started_at = time.perf_counter()
+        self._started = True
         self._bar = tqdm(
-            total=self.total, initial=already_done, desc="trainings", disable=not self.enabled, unit="model"
+            total=self.total,
+            initial=already_done,
+            desc="trainings",
+            disable=not bars_enabled(self.enabled),
+            unit="model",
         )
 
     def eta_seconds(self) -> float | None:
-        """Time left at this session's rate (None before the first training of this session)."""
-        new = self.done - self._resumed
+        """Time left at this session's rate per unit of cost (None before this session's first
+        training)."""
+        new = self.done_cost - self._resumed_cost
         if new <= 0:
             return None
-        return (time.perf_counter() - self.started_at) / new * (self.total - self.done)
+        return (time.perf_counter() - self.started_at) / new * max(self.total_cost - self.done_cost, 0.0)
 
-    def set(self, done: int, label: str = "") -> None:
-        """Move to ``done`` trainings finished (log a line when it changed); a tracker that was
-        never started (a worker process's) stays silent: the driver reports progress."""
-        if done == self.done or self._bar is None:
+    def set(self, done: int, label: str = "", cost: float | None = None) -> None:
+        """Move to ``done`` trainings finished, ``cost`` of work (log a line when it changed);
+        a tracker that was never started (a worker process's) stays silent: the driver reports."""
+        if done == self.done or not self._started:
             return
-        self._bar.update(done - self.done)
-        if label:
-            self._bar.set_postfix_str(label)
+        if self._bar is not None:
+            self._bar.update(done - self.done)
+            if label:
+                self._bar.set_postfix_str(label)
         self.done = done
+        if cost is not None:
+            self.done_cost = cost
         eta = self.eta_seconds()
         log.info(
             "progress %d/%d trainings%s%s",
@@ -56,8 +87,8 @@ class ProgressTracker:
             "" if eta is None else f", about {eta / 60:.1f} min left",
         )
 
-    def advance(self, label: str) -> None:
-        self.set(self.done + 1, label)
+    def advance(self, label: str, cost: float = 1.0) -> None:
+        self.set(self.done + 1, label, self.done_cost + cost)
 
     def close(self) -> None:
         if self._bar is not None:
@@ -66,7 +97,9 @@ class ProgressTracker:
 
 def training_bar(total: int, label: str, enabled: bool) -> tqdm:
     """The inner bar of one training, in iterations."""
-    return tqdm(total=total, desc=f"  train {label}", leave=False, disable=not enabled, unit="it")
+    return tqdm(
+        total=total, desc=f"  train {label}", leave=False, disable=not bars_enabled(enabled), unit="it"
+    )
 
 
 class RunLog:

@@ -23,7 +23,7 @@ from alstrategies.metrics import DEFAULT_METRICS, METRICS
 ID_COLUMNS = ["strategy", "seed", "round", "budget", "n_labeled", "fraction"]
 #: Columns of ``results.csv`` that are not per-class, for the default metrics. A run folder has,
 #: in this order: :data:`ID_COLUMNS`, the mean of each metric (registry order), ``iterations``,
-#: then ``<metric>_<class>`` per metric and class (see :func:`metric_columns`).
+#: then ``<metric>_<class>`` per metric and class, then HD95's companions (see :func:`metric_columns`).
 BASE_COLUMNS = [*ID_COLUMNS, *DEFAULT_METRICS, "iterations"]
 
 #: Wall-clock columns, kept out of ``results.csv`` (they differ between runs) in ``timings.csv``.
@@ -67,7 +67,7 @@ def read_record(path: Path) -> dict | None:
 FileKey = tuple[int, int, int]
 #: A parsed record as results.csv needs it: the metric row and, for a chain record, its
 #: (strategy, seed).
-ParsedRecord = tuple[dict, tuple[str, int] | None]
+ParsedRecord = tuple[dict, tuple[str, int, str] | None]
 
 
 def _file_key(path: Path) -> FileKey | None:
@@ -97,7 +97,7 @@ class RecordCache:
         self._entries: dict[Path, tuple[FileKey, _Variant, ParsedRecord]] = {}
         self._seen: set[Path] = set()
 
-    def chain_row(self, path: Path, class_names: list[str]) -> tuple[dict, tuple[str, int]]:
+    def chain_row(self, path: Path, class_names: list[str]) -> tuple[dict, tuple[str, int, str]]:
         """The metric row and (strategy, seed) of a strategy-round record."""
         parsed = self._parsed(path, class_names, chain=True)
         if parsed is None or parsed[1] is None:
@@ -130,7 +130,7 @@ class RecordCache:
         record = read_record(path)
         if record is None:  # deleted since the stat
             return None
-        chain_key = (record["strategy"], int(record["seed"])) if chain else None
+        chain_key = (record["strategy"], int(record["seed"]), record.get("network") or "") if chain else None
         parsed = (metric_row(record, class_names), chain_key)
         self._entries[path] = (key, variant, parsed)
         return parsed
@@ -147,10 +147,21 @@ def record_cache(layout: RunLayout) -> RecordCache:
     return cache
 
 
+#: HD95's unit column of ``results.csv`` (``"mm"`` or ``"voxels"``; empty for old records).
+HD95_UNIT_COLUMN = "hd95_unit"
+
+
+def miss_columns(class_names: list[str]) -> list[str]:
+    """``hd95_misses_<class>``: per class, the test volumes where the prediction missed or
+    invented the structure (its HD95 is the volume's diagonal there)."""
+    return [f"hd95_misses_{name}" for name in class_names]
+
+
 def metric_row(record: dict, class_names: list[str]) -> dict:
     """A results.csv row from a record: its identifying columns, ``iterations``, the seconds, and
     per registered metric in the record (the default ones always) ``<metric>`` (its mean) and
-    ``<metric>_<class>`` (from ``<metric>_per_class``)."""
+    ``<metric>_<class>`` (from ``<metric>_per_class``); HD95's ``hd95_misses_<class>`` (from
+    ``hd95_misses_per_class``) and ``hd95_unit`` when the record has them."""
     row = {key: record.get(key) for key in [*ID_COLUMNS, "iterations", *TIMING_COLUMNS]}
     for metric in METRICS:
         if metric not in DEFAULT_METRICS and metric not in record:
@@ -158,32 +169,38 @@ def metric_row(record: dict, class_names: list[str]) -> dict:
         row[metric] = record.get(metric)
         for name, value in zip(class_names, record.get(f"{metric}_per_class") or []):
             row[f"{metric}_{name}"] = value
+    for column, value in zip(miss_columns(class_names), record.get("hd95_misses_per_class") or []):
+        row[column] = value
+    row[HD95_UNIT_COLUMN] = record.get(HD95_UNIT_COLUMN)
     return row
 
 
 def metric_columns(metrics: list[str], class_names: list[str]) -> list[str]:
-    """The ``results.csv`` columns (with the timing ones) of a run computing ``metrics``."""
+    """The ``results.csv`` columns (with the timing ones) of a run computing ``metrics``: with
+    HD95, ``hd95_misses_<class>`` and ``hd95_unit`` after the per-class columns."""
     per_class = [f"{m}_{n}" for m in metrics for n in class_names]
-    return [*ID_COLUMNS, *metrics, "iterations", *per_class, *TIMING_COLUMNS]
+    companions = [*miss_columns(class_names), HD95_UNIT_COLUMN] if "hd95" in metrics else []
+    return [*ID_COLUMNS, *metrics, "iterations", *per_class, *companions, *TIMING_COLUMNS]
 
 
 def collect_results(layout: RunLayout, class_names: list[str], include_full: bool = True) -> pd.DataFrame:
     """Every finished round of every chain, plus the shared 100 % row for each (strategy, seed).
 
     Columns (:func:`metric_columns`): the default metrics (Dice, HD95) always, and every other
-    registered metric present in at least one record, in registry order.
+    registered metric present in at least one record, in registry order. Miss counts are integers
+    and ``hd95_unit`` text; both are empty for records written before they existed.
 
     Records are parsed through ``record_cache(layout)``, so an unchanged record is read only once per
     layout (``write_results`` runs after every round)."""
     rows = []
-    chains: set[tuple[str, int]] = set()
+    chains: set[tuple[str, int, str]] = set()
     for path in layout.strategy_records():
         row, chain = record_cache(layout).chain_row(path, class_names)
         rows.append(dict(row))
         chains.add(chain)
     if include_full:
-        for strategy, seed in sorted(chains):
-            full = record_cache(layout).row(layout.shared(seed, "full"), class_names)
+        for strategy, seed, network in sorted(chains):  # the 100 % model of the chain's network
+            full = record_cache(layout).row(layout.shared(seed, "full", network), class_names)
             if full is not None:
                 rows.append({**full, "strategy": strategy, "query_seconds": 0.0})
     record_cache(layout).prune()
@@ -192,8 +209,10 @@ def collect_results(layout: RunLayout, class_names: list[str], include_full: boo
     frame = pd.DataFrame(rows, columns=columns)
     if frame.empty:
         return frame
-    numeric = [c for c in columns if c not in ID_COLUMNS and c != "iterations"]
+    numeric = [c for c in columns if c not in ID_COLUMNS and c not in ("iterations", HD95_UNIT_COLUMN)]
     frame[numeric] = frame[numeric].astype(float)  # undefined metrics (None) become NaN
+    counts = [c for c in miss_columns(class_names) if c in frame]
+    frame[counts] = frame[counts].astype("Int64")  # whole numbers; empty for old records
     return frame.sort_values(["strategy", "seed", "round"], kind="stable").reset_index(drop=True)
 
 

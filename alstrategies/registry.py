@@ -8,6 +8,7 @@ that provides it. :meth:`Registry.register` adds an entry at run time (tests, no
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
@@ -20,8 +21,9 @@ __all__ = ["DATASETS", "EXECUTORS", "MODELS", "STRATEGIES", "Registry", "Unknown
 class Registry:
     """A mapping from names to factories, filled lazily from an entry-point group."""
 
-    def __init__(self, kind: str, group: str) -> None:
+    def __init__(self, kind: str, group: str, plural: str = "") -> None:
         self.kind = kind
+        self.plural = plural or f"{kind}s"
         self.group = group
         self._entries: dict[str, Any] = {}
         self._loaded_entry_points = False
@@ -59,7 +61,7 @@ class Registry:
         if name not in self._entries:
             raise UnknownNameError(
                 f"unknown {self.kind} {name!r}; registered: {', '.join(self.names()) or 'none'}"
-                f" (third-party {self.kind}s register through the entry-point group"
+                f" (third-party {self.plural} register through the entry-point group"
                 f" '{self.group}')"
             )
         entry = self._entries[name]
@@ -73,12 +75,12 @@ class Registry:
         return sorted(self._entries)
 
     def describe(self) -> dict[str, str]:
-        """First docstring line of every entry, for ``alstrategies list``."""
+        """First docstring line of every entry as plain text, for ``alstrategies list``."""
         out = {}
         for name in self.names():
             try:
                 doc = (self.get(name).__doc__ or "").strip().splitlines()
-                out[name] = doc[0] if doc else ""
+                out[name] = plain_text(doc[0]) if doc else ""
             except Exception as error:  # a broken plug-in must not break the listing
                 out[name] = f"<failed to load: {error}>"
         return out
@@ -95,7 +97,13 @@ def _same(entry: Any, obj: Any) -> bool:
     return entry is obj
 
 
-STRATEGIES = Registry("strategy", "alstrategies.strategies")
+def plain_text(line: str) -> str:
+    """A docstring line without reST markup: ````x```` and ``:role:`~a.b.X``` become x and X."""
+    line = re.sub(r":[a-z]+:`~?(?:[\w.]+\.)?([^`]+)`", r"\1", line)
+    return re.sub(r"``([^`]+)``", r"\1", line)
+
+
+STRATEGIES = Registry("strategy", "alstrategies.strategies", plural="strategies")
 DATASETS = Registry("dataset", "alstrategies.datasets")
 MODELS = Registry("model", "alstrategies.models")
 EXECUTORS = Registry("executor", "alstrategies.executors")

@@ -48,6 +48,7 @@ class RoundRecord:
     query_seconds: float | None = None
     scores: dict[str, Any] | None = None
     weights_sha256: str | None = None
+    network: str | None = None  # with protocol.networks = "paper": the heads this chain trains
     schema: int = SCHEMA_VERSION
     versions: dict[str, str] = field(default_factory=software_versions)
 

@@ -92,41 +92,58 @@ def check_round0_reproduced(
     log.warning("seed %d: round-0 model retrained with different weights; nothing depended on it", seed)
 
 
-def claim_run_folder(layout: RunLayout, config: dict, data: SegmentationData) -> None:
+def claim_run_folder(layout: RunLayout, config: dict, data: SegmentationData) -> bool:
     """Write ``config.json`` and ``dataset.json``, or check this run against them.
 
     A folder started with another config, or on other data, is refused with the differing keys
-    and the fix. Where the data lie is not checked: a copy elsewhere resumes.
+    and the fix, unless it holds no recorded training yet (a start that failed): then it is
+    claimed anew, and the function returns True so that the caller can say so. Where the data
+    lie is not checked: a copy elsewhere resumes.
     """
     layout.root.mkdir(parents=True, exist_ok=True)
-    _claim(
-        layout,
-        layout.config,
-        fingerprint(config),
-        fill_defaults,
-        "with a different config",
-        "use another --out folder, or restore those values to resume",
-    )
-    _claim(
-        layout,
-        layout.dataset,
-        dataset_identity(data),
-        lambda recorded: recorded,
-        "on other data",
-        "point --data at the dataset this folder was started with, or use another --out folder",
+    claims = [
+        (
+            layout.config,
+            fingerprint(config),
+            fill_defaults,
+            "with a different config",
+            "use another --out folder, or restore those values to resume",
+        ),
+        (
+            layout.dataset,
+            dataset_identity(data),
+            lambda recorded: recorded,
+            "on other data",
+            "point --data at the dataset this folder was started with, or use another --out folder",
+        ),
+    ]
+    mismatches = [_mismatch(layout, *claim) for claim in claims]
+    problems = [m for m in mismatches if m]
+    if problems and has_trainings(layout):
+        raise RunFolderMismatch(problems[0])
+    for path, current, *_ in claims:
+        if problems or not path.is_file():
+            atomic_write_text(path, json.dumps(current, indent=1, sort_keys=True))
+    return bool(problems)
+
+
+def has_trainings(layout: RunLayout) -> bool:
+    """Whether the folder records any training (a shared model or a strategy's round)."""
+    return bool(layout.strategy_records()) or any(
+        path.suffix == ".json"
+        for seed in layout.shared_seeds()
+        for path in (layout.root / "shared" / f"seed{seed}").iterdir()
     )
 
 
-def _claim(
+def _mismatch(
     layout: RunLayout, path: Path, current: dict, recorded_as: Callable[[dict], dict], started: str, fix: str
-) -> None:
-    """Write ``current`` to ``path``, or refuse the folder when ``recorded_as`` of the file
-    there differs from it (the message lists the differing keys and says ``fix``)."""
+) -> str:
+    """The refusal message when ``recorded_as`` of the file at ``path`` differs from ``current``
+    (the differing keys and ``fix``); empty when it matches or is absent."""
     if not path.is_file():
-        atomic_write_text(path, json.dumps(current, indent=1, sort_keys=True))
-        return
+        return ""
     diff = differences(recorded_as(json.loads(path.read_text())), current)
-    if diff:
-        raise RunFolderMismatch(
-            f"run folder {layout.root} was started {started}:\n  " + "\n  ".join(diff) + f"\n{fix}"
-        )
+    if not diff:
+        return ""
+    return f"run folder {layout.root} was started {started}:\n  " + "\n  ".join(diff) + f"\n{fix}"

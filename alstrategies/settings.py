@@ -34,6 +34,7 @@ class ModelConfig:
     asr: str = "attention"
     distance_prior: float = 0.05
     dropout: bool = True
+    distance_classes: str = "all"  # SBC distance maps over every label ("all") or foreground only
 
 
 @dataclass(frozen=True)
@@ -67,7 +68,7 @@ class TrainConfig:
     device: str = "auto"
     eval_batch_size: int = 64
     warm_start: bool = False
-    threads: int = 0
+    threads: int = 1  # per training, whatever the executor or core count: numbers never depend on them
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
@@ -93,6 +94,7 @@ class ProtocolConfig:
     step_fraction: float = 0.0333
     final_fraction: float = 0.3333
     include_full: bool = True
+    networks: str = "shared"  # "shared": one network for all; "paper": plain U-Net baselines, SBCNet SBC-AL
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,8 @@ class QueryConfig:
     batch_size: int = 64
     reduction: str = "mean"
     amp: bool = False
+    sampling: str = "top_k"  # or "power", "softmax", "softrank" (Kirsch et al. 2023)
+    beta: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -109,6 +113,7 @@ class StrategiesConfig:
     """``[strategies]``: the strategies to run (empty = every registered one)."""
 
     names: list[str] = field(default_factory=list)
+    controls: bool = False  # add the controls (oracle, confident) to "every strategy"
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from alstrategies.errors import MissingFileError
 from alstrategies.layout import RunLayout
 from alstrategies.protocol import budget_schedule
 from alstrategies.records import read_record
+from alstrategies.units import read_plan
 
 
 @dataclass
@@ -27,6 +28,8 @@ class RunStatus:
     rounds: int | None  # rounds per chain (None when dataset.json is missing)
     chains: pd.DataFrame  # strategy x seed -> rounds recorded
     shared: pd.DataFrame  # seed -> round0 / full recorded (bool)
+    trainings: tuple[int, int] | None = None  # (recorded, planned) in the progress bar's units
+    minutes_left: float | None = None  # at the recorded trainings' seconds per iteration
 
     @property
     def complete(self) -> bool:
@@ -48,7 +51,11 @@ class RunStatus:
             table = self.chains.astype(str) + "/" + expected
             lines += ["", table.to_string()]
         done = int(self.chains.to_numpy().sum()) if not self.chains.empty else 0
-        if self.rounds is not None and not self.chains.empty:
+        if self.trainings is not None:
+            recorded, planned = self.trainings
+            left = "" if self.minutes_left is None else f", about {self.minutes_left:.1f} min left"
+            lines.append(f"\ntrainings recorded: {recorded} of {planned} (the run's progress bar){left}")
+        elif self.rounds is not None and not self.chains.empty:
             total = self.chains.size * self.rounds
             lines.append(f"\nchain rounds recorded: {done} of {total} for the chains seen")
         return "\n".join(lines)
@@ -103,4 +110,27 @@ def run_status(root: str | Path) -> RunStatus:
         index=pd.Index(seeds, name="seed"),
         columns=shared_columns,
     )
-    return RunStatus(layout.root, rounds, chains, shared)
+    trainings, minutes_left = _plan_progress(layout)
+    return RunStatus(layout.root, rounds, chains, shared, trainings, minutes_left)
+
+
+def _plan_progress(layout: RunLayout) -> tuple[tuple[int, int] | None, float | None]:
+    """(recorded, planned) trainings of the latest invocation's plan, and the minutes left at
+    the recorded trainings' wall-clock seconds per iteration."""
+    plan = read_plan(layout)
+    if plan is None:
+        return None, None
+    seconds = cost_done = 0.0
+    recorded = 0
+    for entry in plan:
+        record = read_record(entry.record)
+        if record is None:
+            continue
+        recorded += 1
+        cost_done += entry.cost
+        seconds += sum(
+            float(record.get(k) or 0.0) for k in ("train_seconds", "eval_seconds", "query_seconds")
+        )
+    remaining = sum(p.cost for p in plan) - cost_done
+    minutes = seconds / cost_done * remaining / 60 if cost_done > 0 and seconds > 0 else None
+    return (recorded, len(plan)), minutes

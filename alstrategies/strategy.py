@@ -6,8 +6,10 @@ Three bases, from the most general to the most specific:
 - :class:`QueryStrategy`: implement :meth:`QueryStrategy.select` (Random, anything that does not
   rank by a score).
 - :class:`RankingStrategy`: implement :meth:`RankingStrategy.score`, one score per unlabeled image
-  (higher = query first); the base takes the top k and fills the :class:`QueryResult` (Mean STD,
-  VAAL).
+  (higher = query first); the base takes the top k, breaking exact ties with the strategy's
+  generator (:func:`top_k`), or draws k by power, softmax or soft-rank sampling (the options
+  ``sampling`` and ``sampling_beta``, :mod:`alstrategies.sampling`), and fills the
+  :class:`QueryResult` (Mean STD, BALD, VAAL, the oracle).
 - :class:`ScoreStrategy`: implement :meth:`ScoreStrategy.compute_score` for one batch of model
   outputs; the base streams the unlabeled pool through the model batch by batch and reduces pixel
   maps to one score per image (the uncertainty baselines, SBC-AL).
@@ -16,19 +18,20 @@ Three bases, from the most general to the most specific:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import nullcontext
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from torch import nn
 
-from alstrategies.errors import EmptyPoolError, StrategyContractError
+from alstrategies.errors import ConfigError, EmptyPoolError, StrategyContractError
+from alstrategies.query import QueryContext, QueryResult
+from alstrategies.ranking import REDUCTIONS, Reduction, eval_inference, reduce_pixels, top_k
+from alstrategies.sampling import SAMPLINGS, sample_k, set_sampling, with_sampling_options
 from alstrategies.types import ModelOutput
 
 __all__ = [
+    "FAMILIES",
     "REDUCTIONS",
     "EmptyPoolError",
     "QueryContext",
@@ -36,85 +39,19 @@ __all__ = [
     "QueryStrategy",
     "RankingStrategy",
     "Reduction",
+    "SAMPLINGS",
     "ScoreStrategy",
     "StrategyContractError",
+    "eval_inference",
+    "is_control",
     "reduce_pixels",
+    "sample_k",
     "top_k",
 ]
 
-Reduction = str | Callable[[torch.Tensor], torch.Tensor]
-REDUCTIONS = ("mean", "sum", "max")
-
-
-@dataclass
-class QueryContext:
-    """Everything a strategy may look at when it queries.
-
-    Attributes:
-        model: The round's trained segmentation network; calling it returns a
-            :class:`~alstrategies.types.ModelOutput`. Leave its weights and module modes as found.
-        pool_images: The whole pool, ``N x C x H x W``, on any device.
-        labeled: Indices into ``pool_images`` of the images already annotated.
-        unlabeled: Indices into ``pool_images`` of the candidates (disjoint from ``labeled``);
-            :meth:`QueryStrategy.query` makes both ``int64`` arrays.
-        num_classes: Number of classes, background included.
-        device: The model's device; :meth:`batches` moves the images there.
-        batch_size: The inference batch size.
-        amp: Whether inference may run in bf16 autocast on CUDA (:meth:`autocast`).
-    """
-
-    model: nn.Module
-    pool_images: torch.Tensor
-    labeled: np.ndarray
-    unlabeled: np.ndarray
-    num_classes: int
-    device: torch.device = field(default_factory=lambda: torch.device("cpu"))
-    batch_size: int = 64
-    amp: bool = False
-
-    def autocast(self) -> Any:
-        """The context to run the model in: bf16 autocast on CUDA when :attr:`amp`, else a no-op.
-
-        Returns:
-            A context manager.
-        """
-        if self.amp and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return nullcontext()
-
-    def batches(self, indices: np.ndarray | None = None) -> Iterator[tuple[np.ndarray, torch.Tensor]]:
-        """Iterate over pool images in batches of :attr:`batch_size`, in the order given.
-
-        Args:
-            indices: Pool indices to load; :attr:`unlabeled` when ``None``.
-
-        Yields:
-            ``(pool indices, float32 images on the model's device)`` per batch.
-        """
-        indices = self.unlabeled if indices is None else indices
-        for start in range(0, len(indices), self.batch_size):
-            chunk = indices[start : start + self.batch_size]
-            images = self.pool_images[torch.as_tensor(chunk, device=self.pool_images.device)]
-            yield chunk, images.to(self.device, non_blocking=True).float()
-
-
-@dataclass
-class QueryResult:
-    """The answer of a query: the chosen indices, and optionally what they were chosen from.
-
-    Attributes:
-        indices: The ``k`` distinct pool indices to annotate, all from ``context.unlabeled``.
-        candidates: The pool indices that were scored (normally a copy of ``context.unlabeled``).
-        scores: One finite score per candidate, aligned with ``candidates`` (higher = queried
-            first); saved every round.
-        details: Further per-candidate arrays (e.g. SBC-AL's ``scs`` and ``bcs``), aligned with
-            ``candidates``; saved beside the scores, never ranked on.
-    """
-
-    indices: np.ndarray
-    candidates: np.ndarray | None = None
-    scores: np.ndarray | None = None
-    details: dict[str, np.ndarray] = field(default_factory=dict)
+#: The values of :attr:`QueryStrategy.family`; ``"control"`` strategies (the oracle, ``confident``)
+#: are left out of "every strategy" unless ``strategies.controls = true``.
+FAMILIES = ("uncertainty", "diversity", "hybrid", "random", "control")
 
 
 class QueryStrategy(ABC):
@@ -128,10 +65,24 @@ class QueryStrategy(ABC):
         name: The registry name (the entry-point name; used in configs and result files).
         required_heads: The model heads the strategy needs (``"sbc"``: SBCNet's coarse, refined
             and distance outputs), or ``None`` when any network does.
+        family: What kind of strategy it is, one of :data:`FAMILIES` (``"uncertainty"`` unless
+            a subclass says otherwise); ``"control"`` marks the controls of DESIGN section 5.
+        source: Where the strategy comes from, for ``alstrategies list`` (e.g.
+            ``"Gal et al., ICML 2017"``); empty when not given.
+        forward_passes: Segmentation-model forward passes per unlabeled image, as text for
+            ``alstrategies list``: ``"1"`` (default), ``"T (10)"``, ``"0"``...
     """
 
     name: ClassVar[str] = ""
     required_heads: ClassVar[str | None] = None
+    family: ClassVar[str] = "uncertainty"
+    source: ClassVar[str] = ""
+    forward_passes: ClassVar[str] = "1"
+
+    @classmethod
+    def is_control(cls) -> bool:
+        """Whether this is a control (``family == "control"``), outside "every strategy"."""
+        return cls.family == "control"
 
     def query(self, context: QueryContext, k: int, rng: np.random.Generator) -> QueryResult:
         """Choose ``min(k, pool)`` distinct unlabeled indices with this strategy.
@@ -208,52 +159,51 @@ class QueryStrategy(ABC):
             )
 
 
-def reduce_pixels(scores: torch.Tensor, reduction: Reduction) -> torch.Tensor:
-    """Reduce a ``B x ...`` pixel map to ``B`` image scores.
+def is_control(factory: object) -> bool:
+    """Whether a registered factory is a control (its ``family`` is ``"control"``).
 
     Args:
-        scores: ``B`` image scores (returned as they are) or a ``B x ...`` map.
-        reduction: ``"mean"``, ``"sum"``, ``"max"`` over all non-batch dimensions, or a callable
-            mapping the map to ``B`` scores.
+        factory: A strategy class or instance, or any other registered factory.
 
     Returns:
-        A ``B`` tensor.
+        ``True`` for the controls, ``False`` for everything else (a factory without ``family``).
     """
-    if scores.ndim == 1:
-        return scores
-    if callable(reduction):
-        return reduction(scores)
-    flat = scores.flatten(1)
-    if reduction == "mean":
-        return flat.mean(dim=1)
-    if reduction == "sum":
-        return flat.sum(dim=1)
-    if reduction == "max":
-        return flat.amax(dim=1)
-    raise ValueError(f"unknown reduction {reduction!r}; use one of {REDUCTIONS} or a callable")
-
-
-def top_k(candidates: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
-    """The ``k`` candidates with the highest scores; ties go to the earlier candidate.
-
-    Args:
-        candidates: Pool indices.
-        scores: One score per candidate.
-        k: How many to keep.
-
-    Returns:
-        The chosen candidates, highest score first.
-    """
-    order = np.argsort(-scores, kind="stable")
-    return candidates[order[:k]]
+    return getattr(factory, "family", None) == "control"
 
 
 class RankingStrategy(QueryStrategy):
     """A strategy that scores every unlabeled image and queries the ``k`` highest scores.
 
-    Subclasses implement :meth:`score`; :meth:`select` takes the top k (:func:`top_k`) and
-    returns the scores (and details) with ``candidates = context.unlabeled``.
+    Subclasses implement :meth:`score`; :meth:`select` takes the top k (:func:`top_k`, exact
+    ties broken with the generator), or draws k with probabilities from the scores
+    (:func:`~alstrategies.sampling.sample_k`), and returns the scores (and details) with
+    ``candidates = context.unlabeled``.
+
+    Every subclass takes the keyword options ``sampling`` (one of :data:`SAMPLINGS`, ``"top_k"``
+    by default) and ``sampling_beta`` (1.0; the config's ``query.sampling`` and ``query.beta``):
+    an ``__init__`` that declares them passes them to this one; any other ``__init__`` is wrapped
+    when the class is created so that it takes them too
+    (:func:`~alstrategies.sampling.with_sampling_options`). A named variant sets
+    :attr:`fixed_sampling`: its rule is fixed and ``sampling`` is no option.
+
+    Args:
+        sampling: ``"top_k"``, ``"power"``, ``"softmax"`` or ``"softrank"``.
+        sampling_beta: The exponent (power, softrank) or inverse temperature (softmax), >= 0.
+
+    Raises:
+        ConfigError: An unknown ``sampling`` or a negative or non-finite ``sampling_beta``.
     """
+
+    #: A named variant's sampling rule (e.g. ``"power"`` for ``power_bald``), or ``None``.
+    fixed_sampling: ClassVar[str | None] = None
+
+    def __init__(self, *, sampling: str = "top_k", sampling_beta: float = 1.0) -> None:
+        set_sampling(self, sampling, sampling_beta)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "__init__" in vars(cls) or "fixed_sampling" in vars(cls):
+            cls.__init__ = with_sampling_options(cls.__init__, cls.fixed_sampling)  # type: ignore[method-assign]
 
     @abstractmethod
     def score(
@@ -273,7 +223,8 @@ class RankingStrategy(QueryStrategy):
         """
 
     def select(self, context: QueryContext, k: int, rng: np.random.Generator) -> QueryResult:
-        """The ``k`` images with the highest :meth:`score` (see :meth:`QueryStrategy.select`)."""
+        """``k`` images by :meth:`score`: the highest, ties broken with ``rng`` (:func:`top_k`), or
+        drawn by :attr:`sampling` with ``rng`` (:func:`~alstrategies.sampling.sample_k`)."""
         scores, details = self.score(context, rng)
         scores = np.asarray(scores)
         if scores.shape != context.unlabeled.shape:
@@ -282,7 +233,14 @@ class RankingStrategy(QueryStrategy):
                 f"{context.unlabeled.size} unlabeled images: one score per image of context.unlabeled"
             )
         return QueryResult(
-            indices=top_k(context.unlabeled, scores, k),
+            indices=sample_k(
+                context.unlabeled,
+                scores,
+                k,
+                rng,
+                getattr(self, "sampling", "top_k"),
+                getattr(self, "sampling_beta", 1.0),
+            ),
             candidates=context.unlabeled.copy(),
             scores=scores,
             details=details,
@@ -299,11 +257,15 @@ class ScoreStrategy(RankingStrategy):
     Args:
         reduction: ``"mean"`` (default), ``"sum"``, ``"max"`` or a callable mapping a ``B x ...``
             pixel map to ``B`` image scores.
+        sampling, sampling_beta: See :class:`RankingStrategy`.
     """
 
-    def __init__(self, reduction: Reduction = "mean") -> None:
+    def __init__(
+        self, reduction: Reduction = "mean", *, sampling: str = "top_k", sampling_beta: float = 1.0
+    ) -> None:
         if not callable(reduction) and reduction not in REDUCTIONS:
-            raise ValueError(f"unknown reduction {reduction!r}; use one of {REDUCTIONS} or a callable")
+            raise ConfigError(f"unknown reduction {reduction!r}; use one of {REDUCTIONS} or a callable")
+        super().__init__(sampling=sampling, sampling_beta=sampling_beta)
         self.reduction = reduction
 
     @abstractmethod
@@ -319,6 +281,24 @@ class ScoreStrategy(RankingStrategy):
             ``QueryResult.details``, not ranked on). Each image's score must not depend on the
             other images of its batch.
         """
+
+    def score_batch(
+        self, context: QueryContext, indices: np.ndarray, output: ModelOutput
+    ) -> torch.Tensor | Mapping[str, torch.Tensor]:
+        """Score one batch knowing which pool images it holds; :meth:`compute_score` by default.
+
+        Override only to read per-image data of the context (the ``oracle`` reads
+        ``context.pool_labels[indices]``).
+
+        Args:
+            context: The query's context.
+            indices: The pool indices of the batch, in batch order.
+            output: The model's output for the batch (float32).
+
+        Returns:
+            What :meth:`compute_score` returns.
+        """
+        return self.compute_score(output)
 
     def forward(self, context: QueryContext, images: torch.Tensor) -> ModelOutput:
         """One inference pass of a batch; override to change how the model is run.
@@ -336,7 +316,8 @@ class ScoreStrategy(RankingStrategy):
             logits=output.logits.float(),
             coarse_logits=output.coarse_logits.float(),
             distance=None if output.distance is None else output.distance.float(),
-            features=output.features,
+            features=None if output.features is None else output.features.float(),
+            head_features=None if output.head_features is None else output.head_features.float(),
         )
 
     def score(
@@ -351,24 +332,17 @@ class ScoreStrategy(RankingStrategy):
         Returns:
             ``(float64 scores, details)``, see :meth:`RankingStrategy.score`.
         """
-        model = context.model
-        modes = {module: module.training for module in model.modules()}
-        model.eval()
         scores: list[torch.Tensor] = []
         details: dict[str, list[torch.Tensor]] = {}
-        try:
-            with torch.inference_mode():
-                for _, images in context.batches():
-                    result = self.compute_score(self.forward(context, images))
-                    if isinstance(result, Mapping):
-                        for key, value in result.items():
-                            if key != "score":
-                                details.setdefault(key, []).append(value.float().cpu())
-                        result = result["score"]
-                    scores.append(reduce_pixels(result.float(), self.reduction).cpu())
-        finally:
-            for module, mode in modes.items():
-                module.training = mode
+        with eval_inference(context.model):
+            for indices, images in context.batches():
+                result = self.score_batch(context, indices, self.forward(context, images))
+                if isinstance(result, Mapping):
+                    for key, value in result.items():
+                        if key != "score":
+                            details.setdefault(key, []).append(value.float().cpu())
+                    result = result["score"]
+                scores.append(reduce_pixels(result.float(), self.reduction).cpu())
         return (
             torch.cat(scores).numpy().astype(np.float64),
             {key: torch.cat(values).numpy() for key, values in details.items()},

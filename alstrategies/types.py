@@ -19,13 +19,22 @@ class ModelOutput:
             ``logits`` for a plain network).
         distance: ``B x C x H x W`` (or ``B x F x H x W`` with foreground maps only) normalised
             distance maps in [0, 1] from SBC-AL's SFP; ``None`` for a plain network.
-        features: Optional ``B x D x H x W`` decoder features, for diversity strategies.
+        features: ``B x D`` float32 image embeddings for diversity strategies (CoreSet,
+            TypiClust): the bottleneck (deepest encoder level, ``D = 16c``) averaged over its
+            pixels. Every built-in network fills it; ``None`` for networks that do not.
+        head_features: ``B x D' x H x W`` per-pixel features that enter the network's final 1x1
+            classification head, ``model.final_head()`` (an ``nn.Conv2d``), so that
+            ``logits == F.conv2d(head_features, head.weight, head.bias)`` exactly (for gradient
+            embeddings such as BADGE's): the decoder output of the plain network, the refined
+            (ASR) features of SBCNet (the decoder output with ``asr = "none"``). ``None`` for
+            networks that do not expose it.
     """
 
     logits: torch.Tensor
     coarse_logits: torch.Tensor
     distance: torch.Tensor | None = None
     features: torch.Tensor | None = None
+    head_features: torch.Tensor | None = None
 
 
 @dataclass

@@ -8,11 +8,15 @@ processes or on a Ray cluster, with identical results.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Protocol
 
 import torch
 
+from alstrategies.atomic import atomic_write_text
 from alstrategies.layout import RunLayout
 
 
@@ -20,18 +24,28 @@ from alstrategies.layout import RunLayout
 class WorkUnit:
     """One schedulable piece of a run: a seed's ``round0`` or ``full`` model, or a ``chain``.
 
-    A chain (strategy, seed) needs its seed's ``round0``; ``full`` needs it too (for the warm
-    start); ``round0`` needs nothing.
+    A chain (strategy, seed) needs the ``round0`` of its seed and network; ``full`` needs it
+    too (for the warm start); ``round0`` needs nothing. ``network`` is empty when the run trains
+    one network (``protocol.networks = "shared"``), else the network's heads.
     """
 
     kind: Literal["round0", "full", "chain"]
     seed: int
     strategy: str = ""
+    network: str = ""
 
     @property
     def label(self) -> str:
+        if self.kind == "chain":
+            return f"{self.strategy} seed {self.seed}"
+        return f"seed {self.seed} {self.kind}" + (f" ({self.network})" if self.network else "")
+
+    def needs(self, other: WorkUnit) -> bool:
+        """Whether this unit must wait for ``other`` (its seed's and network's round0)."""
         return (
-            f"{self.strategy} seed {self.seed}" if self.kind == "chain" else f"seed {self.seed} {self.kind}"
+            other.kind == "round0"
+            and self.kind != "round0"
+            and (other.seed, other.network) == (self.seed, self.network)
         )
 
 
@@ -46,40 +60,78 @@ class WorkerSpec:
     threads: int = 0
 
 
-def run_units(seeds: list[int], strategies: list[str], include_full: bool) -> list[WorkUnit]:
-    """Every unit of a run, in the order the in-process executor runs them: per seed its
-    ``round0``, its ``full`` model, then one chain per strategy."""
+def run_units(seeds: list[int], networks: dict[str, str], include_full: bool) -> list[WorkUnit]:
+    """Every unit of a run, in the order the in-process executor runs them: per seed and
+    network its ``round0`` and ``full`` models, then the chains of the strategies that train
+    that network (``networks``: strategy -> network, in run order)."""
     units: list[WorkUnit] = []
     for seed in seeds:
-        units.append(WorkUnit("round0", seed))
-        if include_full:
-            units.append(WorkUnit("full", seed))
-        units.extend(WorkUnit("chain", seed, name) for name in strategies)
+        for network in dict.fromkeys(networks.values()):
+            units.append(WorkUnit("round0", seed, network=network))
+            if include_full:
+                units.append(WorkUnit("full", seed, network=network))
+            units.extend(
+                WorkUnit("chain", seed, name, network) for name, net in networks.items() if net == network
+            )
     return units
 
 
-def count_trainings(seeds: list[int], strategies: list[str], rounds: int, include_full: bool) -> int:
-    """Trainings of a whole run: per seed the round-0 model, the 100 % model and every chain's
-    rounds after round 0 (round 0 is the shared model)."""
-    return (1 + int(include_full) + len(strategies) * (rounds - 1)) * len(seeds)
+@dataclass(frozen=True)
+class PlannedTraining:
+    """One training of a run: the record that marks it done, and its cost (its iterations)."""
+
+    record: Path
+    cost: float
 
 
-def recorded_trainings(
-    layout: RunLayout, seeds: list[int], strategies: list[str], rounds: int, include_full: bool
-) -> int:
-    """How many of those trainings the run folder already records."""
-    done = 0
+def training_plan(
+    layout: RunLayout,
+    seeds: list[int],
+    networks: dict[str, str],
+    budget_counts: list[int],
+    pool_size: int,
+    include_full: bool,
+    iterations: Callable[[int, bool], int],
+) -> list[PlannedTraining]:
+    """Every training of a run: per seed and network the round-0 and 100 % models, and every
+    chain's rounds after round 0 (round 0 is the shared model); ``iterations(n, full)`` is the
+    trainer's schedule for ``n`` labeled images."""
+    plan = []
     for seed in seeds:
-        done += layout.shared(seed, "round0").is_file()
-        if include_full:
-            done += layout.shared(seed, "full").is_file()
-        for name in strategies:
-            done += sum(layout.strategy_round(name, seed, r).is_file() for r in range(1, rounds))
-    return done
+        for network in dict.fromkeys(networks.values()):
+            plan.append(
+                PlannedTraining(layout.shared(seed, "round0", network), iterations(budget_counts[0], False))
+            )
+            if include_full:
+                plan.append(
+                    PlannedTraining(layout.shared(seed, "full", network), iterations(pool_size, True))
+                )
+        for name in networks:
+            for r, count in enumerate(budget_counts[1:], start=1):
+                plan.append(PlannedTraining(layout.strategy_round(name, seed, r), iterations(count, False)))
+    return plan
+
+
+def write_plan(
+    layout: RunLayout, plan: list[PlannedTraining], strategies: list[str], seeds: list[int]
+) -> None:
+    """``plan.json``: what this invocation will train, so that ``status`` counts in the bar's
+    units (strategies and seeds are selection keys, absent from ``config.json``)."""
+    entries = [[p.record.relative_to(layout.root).as_posix(), p.cost] for p in plan]
+    text = json.dumps({"strategies": strategies, "seeds": seeds, "trainings": entries}, indent=0)
+    atomic_write_text(layout.plan, text)
+
+
+def read_plan(layout: RunLayout) -> list[PlannedTraining] | None:
+    """The plan of the latest invocation, or None when the folder has none (older runs)."""
+    if not layout.plan.is_file():
+        return None
+    entries = json.loads(layout.plan.read_text())["trainings"]
+    return [PlannedTraining(layout.root / path, float(cost)) for path, cost in entries]
 
 
 class ProgressSink(Protocol):
-    def set(self, done: int, label: str = "") -> None: ...
+    def set(self, done: int, label: str = "", cost: float | None = None) -> None: ...
 
 
 class Schedulable(Protocol):
@@ -99,6 +151,8 @@ class Schedulable(Protocol):
     def worker_spec(self, threads: int = 0) -> WorkerSpec: ...
 
     def completed_trainings(self) -> int: ...
+
+    def completed_work(self) -> tuple[int, float]: ...
 
 
 class Executor(Protocol):

@@ -29,15 +29,28 @@ class MeanSTDStrategy(RankingStrategy):
         passes: The number of stochastic passes ``T`` (at least 2).
         reduction: How the ``B x H x W`` std map becomes image scores (see
             :class:`~alstrategies.strategy.ScoreStrategy`).
+        sampling, sampling_beta: How k images are chosen from the scores (see
+            :class:`~alstrategies.strategy.RankingStrategy`).
     """
 
     name = "mean_std"
+    family = "uncertainty"
+    source = "Gal et al., ICML 2017"
+    forward_passes = "T (10)"
 
-    def __init__(self, passes: int = 10, reduction: Reduction = "mean") -> None:
+    def __init__(
+        self,
+        passes: int = 10,
+        reduction: Reduction = "mean",
+        *,
+        sampling: str = "top_k",
+        sampling_beta: float = 1.0,
+    ) -> None:
         if isinstance(passes, bool) or not isinstance(passes, int) or passes < 2:
             raise ConfigError(f"mean_std needs at least 2 stochastic passes, got passes={passes!r}")
         if not callable(reduction) and reduction not in REDUCTIONS:
             raise ConfigError(f"unknown reduction {reduction!r}; use one of {REDUCTIONS} or a callable")
+        super().__init__(sampling=sampling, sampling_beta=sampling_beta)
         self.passes = passes
         self.reduction = reduction
 

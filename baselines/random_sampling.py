@@ -11,6 +11,9 @@ class RandomStrategy(QueryStrategy):
     """Uniform sampling without replacement from the unlabeled pool."""
 
     name = "random"
+    family = "random"
+    source = "uniform sampling, the reference baseline"
+    forward_passes = "0"
 
     def select(self, context: QueryContext, k: int, rng: np.random.Generator) -> QueryResult:
         chosen = rng.choice(context.unlabeled, size=k, replace=False)

@@ -47,6 +47,9 @@ class MaxEntropyStrategy(ScoreStrategy):
     """Maximum entropy: the reduced pixel entropy of the final softmax, highest first."""
 
     name = "max_entropy"
+    family = "uncertainty"
+    source = "Settles, AL literature survey 2009 (Shannon entropy)"
+    forward_passes = "1"
 
     def compute_score(self, output: ModelOutput) -> torch.Tensor:
         return entropy_map(output.logits)
@@ -56,6 +59,9 @@ class LeastConfidenceStrategy(ScoreStrategy):
     """Least confidence: the reduced pixel ``1 - max_c p`` of the final softmax, highest first."""
 
     name = "least_confidence"
+    family = "uncertainty"
+    source = "Culotta & McCallum, AAAI 2005"
+    forward_passes = "1"
 
     def compute_score(self, output: ModelOutput) -> torch.Tensor:
         return least_confidence_map(output.logits)
@@ -70,6 +76,9 @@ class MarginStrategy(ScoreStrategy):
     """
 
     name = "margin"
+    family = "uncertainty"
+    source = "Scheffer et al., IDA 2001"
+    forward_passes = "1"
 
     def compute_score(self, output: ModelOutput) -> torch.Tensor:
         return 1.0 - margin_map(output.logits)

@@ -171,13 +171,18 @@ class VAALStrategy(RankingStrategy):
     ``lr``, ``vae_steps``, ``adversary_steps``, ``kld_reduction`` (``"mean"``: KL averaged over
     batch and latent dimensions, on the scale of the per-pixel MSE; ``"sum"``: summed over both,
     as in the reference code), ``discriminator_width``, ``init`` (``"torch"``: PyTorch's default
-    initialisation; ``"kaiming"``: the reference code's Kaiming-normal one).
+    initialisation; ``"kaiming"``: the reference code's Kaiming-normal one). ``beta`` is the
+    VAE's KL weight; the sampling exponent is ``sampling_beta`` (with ``sampling``, see
+    :class:`~alstrategies.strategy.RankingStrategy`).
 
     After a query, :attr:`history` holds the round's :class:`VAALHistory` and :attr:`vae` /
     :attr:`discriminator` the trained networks (in eval mode).
     """
 
     name = "vaal"
+    family = "diversity"  # representativeness: it never looks at the segmentation model
+    source = "Sinha et al., ICCV 2019"
+    forward_passes = "0 (a VAE and a discriminator trained per round)"
 
     def __init__(
         self,
@@ -195,7 +200,11 @@ class VAALStrategy(RankingStrategy):
         kld_reduction: str = "mean",
         discriminator_width: int = 512,
         init: str = "torch",
+        *,
+        sampling: str = "top_k",
+        sampling_beta: float = 1.0,
     ) -> None:
+        super().__init__(sampling=sampling, sampling_beta=sampling_beta)
         if image_size not in IMAGE_SIZES:
             raise ConfigError(f"vaal image_size must be one of {IMAGE_SIZES}, got {image_size}")
         if kld_reduction not in KLD_REDUCTIONS:

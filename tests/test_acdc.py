@@ -157,20 +157,50 @@ def test_cache_is_built_once_and_reused(tmp_path, monkeypatch):
     from alstrategies.data import load_dataset
 
     root = _h5_fixture(tmp_path / "acdc", np.random.default_rng(0))
-    config = {"name": "acdc", "root": str(root), "image_size": 16, "cache_dir": str(tmp_path / "cache")}
+    cache = tmp_path / "cache"
+    config = {"name": "acdc", "root": str(root), "image_size": 16, "cache_dir": str(cache)}
     first = load_dataset(config)
-    entries = list((tmp_path / "cache").iterdir())
+    entries = list(cache.iterdir())
     assert len(entries) == 1 and entries[0].name.startswith("acdc-")
-    (root / "data" / "patient003_frame01_slice_1.h5").unlink()  # the cache no longer needs the files
-    second = load_dataset(config)
+    second = load_dataset(config)  # the same files: the entry is reused
     assert np.array_equal(first.pool_images, second.pool_images) and second.info["cache"] == str(entries[0])
     assert np.array_equal(first.test_volumes[0].label, second.test_volumes[0].label)
-    assert len(list((tmp_path / "cache").iterdir())) == 1  # no temporary folder left behind
-    with pytest.raises(DatasetError, match="listed in the split but missing"):
-        load_dataset({**config, "image_size": 32})  # a new key: re-decoding needs the files
-    assert len(list((tmp_path / "cache").iterdir())) == 1  # the failed build left nothing behind
+    assert list(cache.iterdir()) == entries  # no temporary folder left behind
     monkeypatch.chdir(tmp_path)
-    (tmp_path / "c.toml").write_text(
-        f'[data]\nname = "acdc"\nimage_size = 16\ncache_dir = "{tmp_path / "cache"}"\n'
-    )
+    (tmp_path / "c.toml").write_text(f'[data]\nname = "acdc"\nimage_size = 16\ncache_dir = "{cache}"\n')
     assert main(["prepare", str(tmp_path / "c.toml"), "--data", str(root)]) == 0
+    assert main(["prepare", str(tmp_path / "c.toml"), "--data", str(root), "--rebuild"]) == 0
+    assert list(cache.iterdir()) == entries
+    (root / "data" / "patient003_frame01_slice_1.h5").unlink()  # a changed folder: the entry is stale
+    with (
+        pytest.warns(UserWarning, match=r"changed since the cached entry \(0 added, 1 removed, 0 modified\)"),
+        pytest.raises(DatasetError, match="listed in the split but missing"),
+    ):
+        load_dataset(config)
+    assert list(cache.iterdir()) == entries  # the failed build left nothing behind
+
+
+def test_h5_spacing_option_gives_the_volumes_a_spacing(tmp_path):
+    root = _h5_fixture(tmp_path / "acdc", np.random.default_rng(0))
+    assert load_acdc(str(root), image_size=16).test_volumes[0].spacing is None
+    data = load_acdc(str(root), image_size=16, spacing=[10, 1.5, 1.25])
+    assert data.test_volumes[0].spacing == (10.0, 1.5, 1.25)
+    with pytest.raises(DatasetError, match="three positive voxel sizes"):
+        load_acdc(str(root), image_size=16, spacing=[1.5, 1.25])
+    raw = _raw_fixture(tmp_path / "raw", np.random.default_rng(0))
+    with pytest.raises(DatasetError, match="data.spacing is for ACDC's h5 copy"):
+        load_acdc(str(raw), image_size=16, spacing=[10, 1.5, 1.5])
+
+
+@pytest.mark.skipif(
+    not REAL_ROOT or not Path(REAL_ROOT).is_dir(),
+    reason="ALSTRATEGIES_ACDC_ROOT not set (real ACDC, SSL4MIS layout)",
+)
+def test_real_acdc_spacing_from_the_config():
+    from alstrategies.config import load_config
+
+    config = load_config(
+        None, ["data.name=acdc", "data.spacing=[10.0, 1.5625, 1.5625]", "data.image_size=32"]
+    )
+    data = load_acdc(REAL_ROOT, image_size=32, spacing=config["data"]["spacing"])
+    assert {v.spacing for v in data.test_volumes} == {(10.0, 1.5625, 1.5625)}

@@ -39,7 +39,7 @@ def test_help_texts_and_flag_order_are_kept():
     text = " ".join(prepare.format_help().split())
     assert "--data PATH dataset folder (sets data.root) " in text
     assert "--set KEY=VALUE override a config key " in text
-    assert [a.dest for a in prepare._actions] == ["help", "config", "data", "set", "rebuild"]
+    assert [a.dest for a in prepare._actions] == ["help", "config", "data", "set", "rebuild", "quiet"]
 
 
 def test_prepare_applies_the_overrides(capsys):
@@ -123,7 +123,7 @@ def test_check_passes_a_registered_strategy(capsys):
     assert "PASS random [plain] returns k distinct unlabeled indices" in out
     assert "PASS random [sbc] an empty pool raises EmptyPoolError" in out
     assert "SKIP random [plain] scores do not depend on the batch size: random is not" in out
-    assert out.strip().splitlines()[-1] == "random: 17 passed, 0 failed, 2 skipped"
+    assert out.strip().splitlines()[-1] == "random: 17 passed, 0 failed, 4 skipped"
 
 
 def test_check_of_an_unknown_name_lists_the_registered_ones(capsys):
@@ -143,4 +143,4 @@ def test_check_of_a_broken_module_class_path_fails(capsys):
         " broke the query contract: select() returned duplicate indices [0]" in out
     )
     assert "PASS duplicate_picker [any] is a QueryStrategy named as registered" in out
-    assert out.strip().splitlines()[-1] == f"{__name__}:DuplicatePicker: 3 passed, 6 failed, 1 skipped"
+    assert out.strip().splitlines()[-1] == f"{__name__}:DuplicatePicker: 3 passed, 6 failed, 2 skipped"

@@ -95,6 +95,7 @@ def test_the_checks_cover_the_contract():
         "deterministic",
         "shapes",
         "scores",
+        "ties",
         "empty_pool",
         "model_unchanged",
         "batch_size",
@@ -179,6 +180,36 @@ class RanksBackwards(RankingStrategy):
         return result
 
 
+class TiesByPoolOrder(RankingStrategy):
+    """Ranks by a score, but with a stable sort: ties go to the earlier candidate (the old rule)."""
+
+    name = "conformance_broken"
+
+    def score(self, context: QueryContext, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+        return np.zeros(context.unlabeled.size), {}
+
+    def select(self, context: QueryContext, k: int, rng: np.random.Generator) -> QueryResult:
+        scores, _ = self.score(context, rng)
+        order = np.argsort(-scores, kind="stable")
+        return QueryResult(indices=context.unlabeled[order[:k]], candidates=context.unlabeled, scores=scores)
+
+
+class TiesToTheLast(TiesByPoolOrder):
+    """Breaks ties by pool order too, but from the end."""
+
+    def select(self, context: QueryContext, k: int, rng: np.random.Generator) -> QueryResult:
+        result = super().select(context, k, rng)
+        result.indices = context.unlabeled[::-1][:k]
+        return result
+
+
+class BadFamily(TinyConfidence):
+    """A correct strategy with an unknown family."""
+
+    name = "conformance_bad_family"
+    family = "clever"
+
+
 @pytest.fixture
 def registered():
     """Register strategies for one test, then remove them again."""
@@ -217,7 +248,13 @@ def test_check_strategy_passes_a_correct_custom_strategy(registered):
         (UnseededRandom, "deterministic", "draw randomness only from the rng argument"),
         (TrainsTheModel, "model_unchanged", "module(s) of a model in eval mode in another mode"),
         (NaNScores, "scores", "14 scores are NaN or infinite"),
-        (RanksBackwards, "scores", "a RankingStrategy queries its 5 highest scores [19, 17, 16, 15, 14]"),
+        (
+            RanksBackwards,
+            "scores",
+            "a RankingStrategy queries 5 of its highest scores (e.g. [19, 17, 16, 15, 14]",
+        ),
+        (TiesByPoolOrder, "ties", "the query took the first unlabeled images [0, 2, 3, 5, 6]"),
+        (TiesToTheLast, "ties", "seeds 0-3 all queried [14, 15, 16, 17, 19]"),
     ],
     ids=lambda value: value.__name__ if isinstance(value, type) else None,
 )
@@ -253,3 +290,21 @@ def test_error_classes_of_the_conformance_module():
     assert isinstance(caught.value, ValueError)
     # NotApplicable only tells the runner to skip a check: not a user-facing error
     assert issubclass(NotApplicable, Exception) and not issubclass(NotApplicable, errors.AlstrategiesError)
+
+
+def test_the_scores_check_accepts_any_top_k_set_under_ties():
+    from alstrategies.conformance import top_k_problem
+
+    candidates = np.array([10, 11, 12, 13, 14])
+    scores = np.array([0.5, 0.9, 0.5, 0.5, 0.1])
+    for chosen in ([11, 10], [12, 11], [11, 13]):  # 11, then any of the three tied 0.5s
+        assert top_k_problem(np.array(chosen), candidates, scores, 2) == ""
+    assert "left out [11]" in top_k_problem(np.array([10, 12]), candidates, scores, 2)
+    assert "left out [10, 12, 13]" in top_k_problem(np.array([11, 14]), candidates, scores, 2)
+    assert "not 2 of the scored candidates" in top_k_problem(np.array([11, 99]), candidates, scores, 2)
+
+
+def test_the_registered_check_requires_a_known_family(registered):
+    results = _by_check(check_strategy(registered(BadFamily), heads="plain"))
+    assert results["registered"].status == "fail"
+    assert "BadFamily.family = 'clever'" in results["registered"].message

@@ -205,7 +205,7 @@ def test_builtin_datasets_and_models_come_from_entry_points_without_importing_th
         "print(MODELS.get('unetpp').__name__, DATASETS.get('folder').__name__)"
     )
     assert out.splitlines() == [
-        "['acdc', 'folder', 'kits19', 'synthetic'] ['attention_unet', 'unet', 'unetpp']",
+        "['acdc', 'decathlon', 'folder', 'kits19', 'nnunet', 'synthetic'] ['attention_unet', 'unet', 'unetpp']",
         "[]",
         "UNetPlusPlus load_folder",
     ]

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from alstrategies.errors import DatasetError
 from alstrategies.evaluation import evaluate
 from alstrategies.types import ModelOutput, Volume
 
@@ -63,10 +64,19 @@ def slow_surface(mask: np.ndarray) -> list[tuple[int, ...]]:
     return points
 
 
+def slow_diagonal(shape, spacing=None) -> float:
+    """Length of the volume's diagonal: the corner-to-corner distance of the box of its voxels."""
+    scale = [1.0] * len(shape) if spacing is None else list(spacing)
+    return float(np.sqrt(sum((n * s) ** 2 for n, s in zip(shape, scale))))
+
+
 def slow_hd95(prediction: np.ndarray, target: np.ndarray, spacing=None) -> float:
-    """95th percentile of the pooled surface-to-surface distances (both directions), in mm."""
-    if not prediction.any() or not target.any():
+    """95th percentile of the pooled surface-to-surface distances (both directions), in mm; the
+    volume's diagonal for a structure in only one of the two masks, NaN for one in neither."""
+    if not prediction.any() and not target.any():
         return float("nan")
+    if not prediction.any() or not target.any():
+        return slow_diagonal(prediction.shape, spacing)
     scale = np.ones(prediction.ndim) if spacing is None else np.asarray(spacing, dtype=float)
     a = np.asarray(slow_surface(prediction), dtype=float) * scale
     b = np.asarray(slow_surface(target), dtype=float) * scale
@@ -82,6 +92,11 @@ def slow_metrics(prediction: np.ndarray, label: np.ndarray, spacing=None) -> tup
         dice.append(slow_dice(prediction == c, label == c))
         hd95.append(slow_hd95(prediction == c, label == c, spacing))
     return dice, hd95
+
+
+def slow_misses(prediction: np.ndarray, label: np.ndarray) -> list[bool]:
+    """Per foreground class: present in exactly one of the prediction and the label."""
+    return [bool((prediction == c).any()) != bool((label == c).any()) for c in range(1, NUM_CLASSES)]
 
 
 def slow_mean(rows: list[list[float]]) -> float:
@@ -112,7 +127,7 @@ def volume(name: str, prediction: np.ndarray, label: np.ndarray, spacing=None) -
 # -- tests ------------------------------------------------------------------------------------------
 def test_dice_and_hd95_match_the_slow_reference_with_spacing():
     rng = np.random.default_rng(0)
-    spacings = [(5.0, 1.0, 2.0), (1.5, 0.7, 0.7), None, (3.0, 1.25, 1.25)]
+    spacings = [(5.0, 1.0, 2.0), (1.5, 0.7, 0.7), (1.0, 1.0, 1.0), (3.0, 1.25, 1.25)]
     cases = [random_case(rng) for _ in spacings]
     volumes = [volume(f"v{i}", p, t, s) for i, ((p, t), s) in enumerate(zip(cases, spacings))]
     result = evaluate(LabelEcho(), volumes, NUM_CLASSES, CPU, batch_size=3, amp=False)
@@ -122,6 +137,11 @@ def test_dice_and_hd95_match_the_slow_reference_with_spacing():
         dice_rows.append(dice)
         hd_rows.append(hd95)
     assert np.isfinite(np.asarray(hd_rows)).sum() >= 6  # most entries are real distances
+    misses = [slow_misses(prediction, label) for prediction, label in cases]
+    assert any(map(any, misses)), "no case misses or invents a class: the diagonal is untested"
+    np.testing.assert_array_equal(result.misses, misses)
+    assert result.record_fields()["hd95_misses_per_class"] == np.sum(misses, axis=0).tolist()
+    assert result.record_fields()["hd95_unit"] == "mm"
     np.testing.assert_allclose(result.dice_per_volume, dice_rows, rtol=1e-12, equal_nan=True)
     np.testing.assert_allclose(result.hd95_per_volume, hd_rows, rtol=1e-9, equal_nan=True)
     assert result.dice == pytest.approx(slow_mean(dice_rows), rel=1e-12)
@@ -172,11 +192,31 @@ def test_isotropic_spacing_multiplies_every_distance():
     np.testing.assert_array_equal(many.dice_per_volume, one.dice_per_volume)
 
 
+def slow_upsample(small: np.ndarray, size: tuple[int, int], num_classes: int = NUM_CLASSES) -> np.ndarray:
+    """Per output pixel, the class with the largest bilinear weight of the one-hot ``small`` slices,
+    corners aligned: output pixel ``i`` of ``n`` samples input coordinate ``i (m - 1) / (n - 1)``
+    (the first and last pixel centres coincide, as in ``scipy.ndimage.zoom(grid_mode=False)``)."""
+    depth, h, w = small.shape
+    out = np.zeros((depth, *size), np.uint8)
+    for z, y, x in itertools.product(range(depth), range(size[0]), range(size[1])):
+        sy, sx = y * (h - 1) / (size[0] - 1), x * (w - 1) / (size[1] - 1)
+        y0, x0 = min(int(sy), h - 2), min(int(sx), w - 2)
+        fy, fx = sy - y0, sx - x0
+        weight = [0.0] * num_classes
+        for dy, dx in itertools.product((0, 1), (0, 1)):
+            weight[small[z, y0 + dy, x0 + dx]] += (fy if dy else 1 - fy) * (fx if dx else 1 - fx)
+        out[z, y, x] = max(range(num_classes), key=lambda c: (weight[c], -c))
+    return out
+
+
 def test_labels_at_another_resolution_are_compared_with_the_upsampled_prediction():
-    """Labels kept at twice the working size: each predicted pixel covers a 2 x 2 block."""
+    """Labels kept at about twice the working size (6 x 7 -> 12 x 13): the prediction is upsampled
+    bilinearly with aligned corners, the convention of the loaders' zoom (never a fraction of
+    exactly one half here, so no ties)."""
     rng = np.random.default_rng(5)
-    small, _ = random_case(rng, (3, 6, 6))
-    upsampled = np.repeat(np.repeat(small, 2, axis=1), 2, axis=2)
+    small, _ = random_case(rng, (3, 6, 7))
+    upsampled = slow_upsample(small, (12, 13))
+    assert not np.array_equal(upsampled, np.repeat(np.repeat(small, 2, axis=1), 2, axis=2)[:, :, :13])
     label = upsampled.copy()
     label[:, 0:3, 0:3] = 1  # some disagreement
     spacing = (4.0, 0.5, 0.5)
@@ -184,6 +224,19 @@ def test_labels_at_another_resolution_are_compared_with_the_upsampled_prediction
     dice, hd95 = slow_metrics(upsampled, label, spacing)
     np.testing.assert_allclose(result.dice_per_volume, [dice], rtol=1e-12, equal_nan=True)
     np.testing.assert_allclose(result.hd95_per_volume, [hd95], rtol=1e-9, equal_nan=True)
+
+
+def test_volumes_must_agree_on_having_a_spacing():
+    rng = np.random.default_rng(9)
+    a, b = random_case(rng), random_case(rng)
+    volumes = [volume("with", *a, (2.0, 1.0, 1.0)), volume("without", *b)]
+    with pytest.raises(DatasetError, match="without"):
+        evaluate(LabelEcho(), volumes, NUM_CLASSES, CPU)
+    assert evaluate(LabelEcho(), volumes[1:], NUM_CLASSES, CPU).record_fields()["hd95_unit"] == "voxels"
+    assert evaluate(LabelEcho(), volumes[:1], NUM_CLASSES, CPU).record_fields()["hd95_unit"] == "mm"
+    dice_only = evaluate(LabelEcho(), volumes[:1], NUM_CLASSES, CPU, metrics=("dice",)).record_fields()
+    assert "hd95_unit" not in dice_only and "hd95_misses_per_class" not in dice_only
+    assert evaluate(LabelEcho(), volumes, NUM_CLASSES, CPU, metrics=("dice",)).dice > 0  # no HD95: no unit
 
 
 def test_batches_restack_in_order_and_the_mode_is_restored():

@@ -17,11 +17,13 @@ from alstrategies.config import load_config
 from alstrategies.loop import Experiment, WorkUnit
 from alstrategies.records import RunLayout
 from benchmarks.executors.local import LocalExecutor
+from benchmarks.executors.ray_executor import RayExecutor
 from tests.conftest import TINY
 
 STRATEGIES = ["random", "max_entropy"]
 #: A tiny grid: 2 seeds x 2 strategies x 3 budgets, plus round0 and full per seed.
-GRID = [*TINY, "model.heads=plain", "protocol.seeds=[0, 1]", "train.threads=1", "snapshots.slices=2"]
+#: No train.threads: the default (1 per training) must make every executor agree.
+GRID = [*TINY, "model.heads=plain", "protocol.seeds=[0, 1]", "snapshots.slices=2"]
 
 
 def _config() -> dict:
@@ -60,6 +62,25 @@ def test_units_and_dependencies(tmp_path):
     with pytest.raises(RuntimeError, match="round-0 model .* missing"):
         experiment.run_unit(WorkUnit("chain", 0, "random"))
     experiment.close_log()
+
+
+def test_thread_counts_come_from_the_config_never_the_machine(tmp_path, monkeypatch):
+    """In process, in a pool and on Ray a training uses train.threads (default 1), whatever
+    the core count or the executor's CPU share: thread counts change the float results."""
+    import torch
+
+    import benchmarks.executors.local as local
+
+    previous = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        experiment = Experiment(_config(), tmp_path, strategies=STRATEGIES, progress=False)
+        assert torch.get_num_threads() == 1 == experiment.threads
+    finally:
+        torch.set_num_threads(previous)
+    monkeypatch.setattr(local.os, "cpu_count", lambda: 64)
+    assert LocalExecutor(workers=2).worker_threads(experiment) == 1
+    assert RayExecutor(cpus_per_chain=4).worker_threads(experiment) == 1
 
 
 def test_units_in_any_valid_order_give_the_same_results(reference, tmp_path):

@@ -14,6 +14,7 @@ from scipy import ndimage
 from alstrategies.data.acdc import DatasetError as AcdcDatasetError
 from alstrategies.data.folder import load_folder
 from alstrategies.data.volumes import DatasetError
+from alstrategies.errors import ConfigError
 
 # MS-CMRSeg-style stored values: 600 RV, 200 myocardium, 500 LV blood pool
 LABEL_MAP = {"600": 1, "200": 2, "500": 3}
@@ -229,7 +230,7 @@ def test_missing_empty_and_unmatched_folders(tmp_path, monkeypatch):
         DatasetError, match=r"labelsTr/subject02.nii.gz \(the label of .*imagesTr/subject02.nii.gz"
     ):
         _load(root)
-    with pytest.raises(DatasetError, match="unknown placeholder 'case'"):
+    with pytest.raises(ConfigError, match="unknown placeholder .case."):
         _load(root, labels="labelsTr/{case}.nii.gz")
     with pytest.raises(DatasetError, match="data.labels is empty, which only works for h5"):
         _load(root, labels="")
@@ -304,7 +305,7 @@ def test_bad_options(nifti):
         ({"window": [5, 1]}, r"needs data.window = \[low, high\]"),
         ({"intensity": "zscore"}, "'minmax', 'window' or 'none'"),
         ({"intensity": "none", "window": [0, 1]}, "drop one of them"),
-        ({"slice_axis": 3}, "slice_axis must be 0, 1, 2 or -1"),
+        ({"slice_axis": 3}, "slice_axis must be 0, 1, 2, -1 or .auto."),
         ({"image_size": 24}, "multiple of 16"),
         ({"empty_slice_fraction": -0.1}, "empty_slice_fraction"),
     ):
@@ -395,3 +396,47 @@ def test_case_volumes_data_pool_groups_and_empty_pool():
 
     with pytest.raises(DatasetError, match=r"somewhere: the training cases \['c1'\] leave no slice"):
         case_volumes_data("toy", ["A"], empty, ["c1"], ["c3"], empty_slice_fraction=0.0, **options)
+
+
+def test_a_declared_class_without_voxels_is_warned_about(nifti):
+    merging = {"600": 1, "200": 2, "500": 2}  # LV merged into MYO by mistake
+    with pytest.warns(UserWarning) as caught:
+        data = _load(nifti, label_map=merging, test_cases=["subject00"])
+    messages = [str(w.message) for w in caught]
+    (message,) = [m for m in messages if "'LV'" in m]
+    assert "class 3 'LV' has no voxel in the pool or the test set" in message
+    assert "no data.label_map entry maps to it" in message and "'500' = 2" in message
+    assert 3 not in np.unique(data.pool_labels)
+    test_only = {"600": 1, "200": 2, "500": 3}
+    _save_nifti(nifti / "labelsTr/subject00.nii.gz", np.where(_raw_label(0) == 600, 0, _raw_label(0)))
+    with pytest.warns(
+        UserWarning, match=r"class 1 'RV' has no voxel in the test set; data.label_map maps '600' to it"
+    ):
+        _load(nifti, label_map=test_only, test_cases=["subject00"])
+
+
+def test_an_uncompressed_nifti_named_nii_gz_is_told_to_be_renamed(nifti, tmp_path):
+    plain = tmp_path / "plain.nii"
+    _save_nifti(plain, _raw_label(1))
+    (nifti / "labelsTr/subject01.nii.gz").write_bytes(plain.read_bytes())
+    with pytest.raises(
+        DatasetError, match=r"subject01.nii.gz is not gzip-compressed: rename it to subject01.nii"
+    ):
+        _load(nifti)
+
+
+def test_quiet_switch_silences_the_loader_bars(monkeypatch):
+    import sys
+
+    from alstrategies.data import bars
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    bars.set_quiet(False)  # an in-process `alstrategies run --quiet` of another test may have set it
+    try:
+        assert not bars.bar([1, 2], desc="cases", unit="case").disable
+        bars.set_quiet(True)
+        assert bars.is_quiet() and bars.bar([1, 2], desc="cases", unit="case").disable
+    finally:
+        bars.set_quiet(False)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False, raising=False)
+    assert bars.bar([1], desc="cases", unit="case").disable  # no terminal: no bar

@@ -12,7 +12,7 @@ def test_both_loops_train_the_same_model_on_device_resident_data():
     setting = Setting(device="cpu", size=32, width=4, batch=4, iterations=2, pool=12)
     images, targets = training_data(setting, torch.device("cpu"))
     assert images.shape == (12, 1, 32, 32) and set(targets) == {"labels", "distance"}
-    assert targets["distance"].shape == (12, 3, 32, 32)
+    assert targets["distance"].shape == (12, 4, 32, 32)  # C maps, the background included
     assert plain_fp32_loop(setting, images, targets, 2) > 0
     assert shared_trainer(setting, images, targets, 2) > 0
 

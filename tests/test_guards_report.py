@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.colors import to_rgb
 from matplotlib.figure import Figure
 
@@ -185,6 +186,23 @@ def test_learning_curves_plot_the_means_the_std_band_and_the_full_line():
     ]
     assert len(horizontal) == 1 and horizontal[0].get_linestyle() == "--"
     assert f"({full:.1f})" in horizontal[0].get_label()
+    FigureCanvasAgg(figure).draw()  # the legend lies outside the axes, so it hides no curve
+    renderer = figure.canvas.get_renderer()
+    legend = (figure.legends or [axis.get_legend()])[0]
+    assert not legend.get_window_extent(renderer).overlaps(axis.get_window_extent(renderer))
+
+
+# -- the statistics part of summary.md -----------------------------------------------------------
+def test_summary_opens_with_what_the_run_can_detect_and_skips_round0_in_the_penalty_matrix():
+    results = hand_results()
+    text = summary_markdown(results)
+    headings = [line for line in text.splitlines() if line.startswith("## ")]
+    assert headings[0] == "## What this run can detect"
+    assert "No `random` strategy in this run" in text  # hand_results has alpha and beta only
+    # 4 AL budgets, round 0 at 10 % left out: 3 budgets; beta is ahead at each by the same amount on
+    # every seed (the seed offsets cancel in the paired differences), so it wins all three
+    assert "At each of the 3 AL budgets after round 0" in text
+    assert "| beta | 1.00 | – | 1.00 |" in text and "| alpha | – | 0.00 | 0.00 |" in text
 
 
 # -- qualitative figures ---------------------------------------------------------------------------
@@ -249,7 +267,7 @@ def test_qualitative_figure_draws_each_prediction_not_the_ground_truth():
             assert not np.array_equal(prediction, first["labels"][r])
             np.testing.assert_allclose(_overlay_of(axis), _expected_overlay(prediction), atol=1e-6)
             dice = _slow_slice_dice(prediction, first["labels"][r])
-            assert [t.get_text() for t in axis.texts] == [f"{100 * dice:.1f}"]
+            assert [t.get_text() for t in axis.texts] == [f"Dice {100 * dice:.1f} %"]
         assert [t.get_text() for t in row[4].texts] == ["no snapshot"]
     assert [a.get_title() for a in axes[:columns]] == ["image", "ground truth", "a", "b", "c"]
 

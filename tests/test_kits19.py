@@ -290,3 +290,12 @@ def test_cache_entry_only_for_a_successful_build(kits, tmp_path):
     # the TOML keys of the loader pass the config validation
     checked = load_config(None, ["data.name=kits19", "data.hu_min=-79", "data.merge_tumour=false"])
     assert checked["data"]["hu_min"] == -79.0
+
+
+def test_nan_in_the_imaging_names_the_imaging(kits):
+    depth = _case_depth(2)
+    image = np.zeros((depth, HEIGHT, WIDTH), np.float32)
+    image[1, 2, 3] = np.nan
+    _save(kits / "data/case_00002/imaging.nii.gz", image)
+    with pytest.raises(DatasetError, match=r"case_00002/imaging.nii.gz: image contains NaN or infinite"):
+        load_kits19(str(kits), image_size=16)

@@ -170,9 +170,9 @@ def test_target_cache_computes_each_distance_map_once(monkeypatch):
     calls = []
     original = scores.distance_maps
 
-    def counting(batch, num_classes):
+    def counting(batch, num_classes, **options):
         calls.append(batch.shape[0])
-        return original(batch, num_classes)
+        return original(batch, num_classes, **options)
 
     monkeypatch.setattr(scores, "distance_maps", counting)
     cache = TargetCache(labels, 4)
@@ -200,7 +200,7 @@ def test_snapshots_hold_the_fixed_slices_and_sbc_al_outputs(tiny_config, tmp_pat
     layout = RunLayout(tmp_path)
     first = load_snapshot(layout.snapshot("sbc_al", 0, 0))
     other = load_snapshot(layout.snapshot("random", 0, 2))
-    assert first["images"].shape == (2, 32, 32) and first["distance"].shape == (2, 3, 32, 32)
+    assert first["images"].shape == (2, 32, 32) and first["distance"].shape == (2, 4, 32, 32)
     assert np.array_equal(first["images"], other["images"])  # the same slices everywhere
     assert list(first["slice_names"]) == list(other["slice_names"])
     assert set(np.unique(first["prediction"])) <= {0, 1, 2, 3} and "coarse" in first

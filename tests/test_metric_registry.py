@@ -57,7 +57,7 @@ def _volumes(seed: int = 0, n: int = 3) -> list[Volume]:
         flip = rng.random(label.shape) < 0.15
         prediction[flip] = rng.integers(0, NUM_CLASSES, int(flip.sum()))
         if k == 1:
-            prediction[prediction == 2] = 0  # class 2 missed: HD95 undefined on this volume
+            prediction[prediction == 2] = 0  # class 2 missed: HD95 is the volume's diagonal
         volumes.append(Volume(f"v{k}", prediction.astype(np.float32), label, spacing=SPACING))
     return volumes
 
@@ -114,18 +114,28 @@ def test_default_evaluation_keeps_todays_record_fields():
     result = evaluate(LabelEcho(), volumes, NUM_CLASSES, torch.device("cpu"), batch_size=3)
     assert result.metrics == ("dice", "hd95")
     fields = result.record_fields()
-    assert set(fields) == {"dice", "hd95", "dice_per_class", "hd95_per_class", "dice_per_volume"}
+    assert set(fields) == {
+        "dice",
+        "hd95",
+        "dice_per_class",
+        "hd95_per_class",
+        "dice_per_volume",
+        "hd95_misses_per_class",
+        "hd95_unit",
+    }
     dice = _expected(volumes, dice_score)
-    hd95 = _expected(volumes, lambda a, b: hausdorff_distance(a, b, 95, SPACING))
-    assert np.isnan(hd95[1, 1])  # a missed class has no HD95
+    diagonal = math.sqrt(sum((n * s) ** 2 for n, s in zip(volumes[1].label.shape, SPACING)))
+    hd95 = _expected(
+        volumes, lambda a, b: hausdorff_distance(a, b, 95, SPACING) if a.any() == b.any() else diagonal
+    )
+    assert hd95[1, 1] == diagonal  # a missed class counts as the volume's diagonal
+    assert fields["hd95_misses_per_class"] == [0, 1] and fields["hd95_unit"] == "mm"
     np.testing.assert_array_equal(fields["dice_per_volume"], dice)
     np.testing.assert_array_equal(result.hd95_per_volume, hd95)
     assert fields["dice"] == result.dice == pytest.approx(_mean_then_mean(dice), abs=1e-12)
     assert fields["hd95"] == result.hd95 == pytest.approx(_mean_then_mean(hd95), abs=1e-12)
     np.testing.assert_allclose(fields["dice_per_class"], dice.mean(axis=0), atol=1e-12)
-    np.testing.assert_allclose(
-        fields["hd95_per_class"], [hd95[:, 0].mean(), np.nanmean(hd95[:, 1])], atol=1e-12
-    )
+    np.testing.assert_allclose(fields["hd95_per_class"], [hd95[:, 0].mean(), hd95[:, 1].mean()], atol=1e-12)
     np.testing.assert_array_equal(result.dice_per_class, result.per_class("dice"))
     assert isinstance(fields["dice"], float) and isinstance(fields["dice_per_class"], np.ndarray)
 
@@ -149,6 +159,8 @@ def test_surface_dice_is_opt_in_and_lands_in_the_record_fields():
         "hd95_per_class",
         "surface_dice_per_class",
         "dice_per_volume",
+        "hd95_misses_per_class",
+        "hd95_unit",
     }
     nsd = _expected(volumes, lambda a, b: surface_dice(a, b, SPACING, tolerance=1.0))
     np.testing.assert_array_equal(result.per_volume("surface_dice"), nsd)
@@ -249,6 +261,9 @@ def test_a_registered_metric_reaches_records_results_and_the_report(voxel_ratio,
         "hd95_B",
         "voxel_ratio_A",
         "voxel_ratio_B",
+        "hd95_misses_A",
+        "hd95_misses_B",
+        "hd95_unit",
     ]
     record = pd.read_json(layout.strategy_round("margin", 1, 1), typ="series")
     row = frame[(frame.strategy == "margin") & (frame.seed == 1) & (frame["round"] == 1)].iloc[0]
@@ -281,6 +296,9 @@ def test_old_records_keep_todays_columns_while_more_metrics_are_registered(voxel
         "dice_B",
         "hd95_A",
         "hd95_B",
+        "hd95_misses_A",
+        "hd95_misses_B",
+        "hd95_unit",
         "train_seconds",
         "query_seconds",
         "eval_seconds",
@@ -295,7 +313,7 @@ def test_old_records_keep_todays_columns_while_more_metrics_are_registered(voxel
     write_record(path, {**record, **result.record_fields()})
     frame = collect_results(layout, CLASSES)  # the same cache: the changed record is read again
     assert frame.columns.tolist()[6:10] == ["dice", "hd95", "surface_dice", "iterations"]
-    assert frame.columns.tolist()[-5:-3] == ["surface_dice_A", "surface_dice_B"]
+    assert frame.columns.tolist()[-8:-6] == ["surface_dice_A", "surface_dice_B"]
     has = frame["surface_dice"].notna()
     assert has.sum() == 1 and frame.loc[has, "round"].item() == 1
     assert frame.loc[has, "surface_dice"].item() == pytest.approx(result.mean("surface_dice"))

@@ -325,7 +325,7 @@ def test_volume_metrics_three_classes():
     pred = np.zeros((4, 6, 6), np.int64)
     target[1:3, 1:3, 1:3] = 1  # 8 voxels
     pred[1:3, 1:3, 1:4] = 1  # 12 voxels, overlap 8
-    # class 2: present in target only -> dice 0, hd95 NaN
+    # class 2: present in target only -> dice 0, hd95 the volume's diagonal sqrt(4^2 + 6^2 + 6^2)
     target[0, 5, 5] = 2
     out = volume_metrics(pred, target, num_classes=3)
     assert set(out) == {"dice", "hd95"}
@@ -334,7 +334,7 @@ def test_volume_metrics_three_classes():
     assert out["dice"][0] == pytest.approx(2 * 8 / 20)
     assert out["dice"][1] == 0.0
     assert out["hd95"][0] == pytest.approx(ref_hausdorff(pred == 1, target == 1, percentile=95))
-    assert math.isnan(out["hd95"][1])
+    assert out["hd95"][1] == pytest.approx(math.sqrt(16 + 36 + 36))
 
     # with spacing, and a class missing from both -> dice NaN as well
     out4 = volume_metrics(pred, target, num_classes=4, spacing=(2.0, 1.0, 0.5))
@@ -343,6 +343,7 @@ def test_volume_metrics_three_classes():
     assert out4["hd95"][0] == pytest.approx(
         ref_hausdorff(pred == 1, target == 1, percentile=95, spacing=(2.0, 1.0, 0.5))
     )
+    assert out4["hd95"][1] == pytest.approx(math.sqrt(8**2 + 6**2 + 3**2))  # in mm
 
 
 def test_volume_metrics_2d_perfect():

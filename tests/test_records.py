@@ -133,8 +133,11 @@ def test_results_columns_follow_the_registry_and_todays_order(tmp_path):
     layout = RunLayout(tmp_path)
     _fill(layout)
     header = write_results(layout, CLASSES).columns.tolist()
-    today = "strategy,seed,round,budget,n_labeled,fraction,dice,hd95,iterations,dice_A,dice_B,hd95_A,hd95_B"
-    assert layout.results.read_text().splitlines()[0] == today  # the default columns, unchanged
+    today = (
+        "strategy,seed,round,budget,n_labeled,fraction,dice,hd95,iterations,dice_A,dice_B,hd95_A,hd95_B,"
+        "hd95_misses_A,hd95_misses_B,hd95_unit"
+    )
+    assert layout.results.read_text().splitlines()[0] == today  # the default columns
     assert header == today.split(",")
     # surface Dice in one record: its mean after hd95, its classes after hd95's; NaN elsewhere
     path = layout.strategy_round("margin", 1, 2)
@@ -145,9 +148,10 @@ def test_results_columns_follow_the_registry_and_todays_order(tmp_path):
         *today.split(",")[:8],
         "surface_dice",
         "iterations",
-        *today.split(",")[9:],
+        *today.split(",")[9:13],
         "surface_dice_A",
         "surface_dice_B",
+        *today.split(",")[13:],
     ]
     assert _files(layout) == _fresh(layout)
     row = frame[(frame.strategy == "margin") & (frame.seed == 1) & (frame["round"] == 2)]
@@ -157,3 +161,22 @@ def test_results_columns_follow_the_registry_and_todays_order(tmp_path):
     # when the record no longer has it, the columns go away again
     write_record(path, _record("margin", 1, 2, 0.3))
     assert write_results(layout, CLASSES).columns.tolist() == today.split(",")
+
+
+def test_miss_counts_and_the_unit_reach_results_csv_and_old_records_leave_them_empty(tmp_path):
+    layout = RunLayout(tmp_path)
+    _fill(layout)  # records written before misses and units were recorded
+    new = {**_record("margin", 0, 1, 0.4), "hd95_misses_per_class": [2, 0], "hd95_unit": "voxels"}
+    write_record(layout.strategy_round("margin", 0, 1), new)
+    frame = write_results(layout, CLASSES)
+    row = frame[(frame.strategy == "margin") & (frame.seed == 0) & (frame["round"] == 1)].iloc[0]
+    assert [row["hd95_misses_A"], row["hd95_misses_B"], row["hd95_unit"]] == [2, 0, "voxels"]
+    others = frame.drop(index=row.name)
+    assert others[["hd95_misses_A", "hd95_misses_B", "hd95_unit"]].isna().all().all()
+    lines = layout.results.read_text().splitlines()
+    header = lines[0].split(",")
+    at = [header.index(c) for c in ("hd95_misses_A", "hd95_misses_B", "hd95_unit")]
+    cells = [[line.split(",")[i] for i in at] for line in lines[1:]]
+    assert cells.count(["2", "0", "voxels"]) == 1  # whole numbers, not 2.0
+    assert cells.count(["", "", ""]) == len(cells) - 1  # old records: empty cells
+    assert _files(layout) == _fresh(layout)

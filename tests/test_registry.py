@@ -71,7 +71,14 @@ def test_register_decorator_and_duplicates():
 def test_list_command_shows_strategies_datasets_models(capsys):
     assert main(["list"]) == 0
     out = capsys.readouterr().out
-    for name in ["random", "synthetic", "unet", "strategies:", "datasets:", "models:"]:
+    for name in [
+        "random",
+        "synthetic",
+        "unet",
+        "strategies (family; source; forward passes",
+        "datasets:",
+        "models:",
+    ]:
         assert name in out
 
 

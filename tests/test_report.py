@@ -12,12 +12,15 @@ import pandas as pd
 import pytest
 
 from alstrategies.cli import main
+from alstrategies.errors import RecordError
 from alstrategies.report import render_latex, write_report
 from alstrategies.report.tables import Table, budget_label, budget_table
 
 SYNTHETIC_RESULTS = Path(__file__).resolve().parents[1] / "results" / "synthetic" / "results.csv"
 CLASSES = ("A", "B")
 RUN_FILES = {
+    "penalty_matrix.csv",
+    "penalty_matrix.png",
     "dice_table.md",
     "dice_table.tex",
     "dice_table.csv",
@@ -36,9 +39,12 @@ def make_results(
     budgets=(0.1, 0.2, 0.3),
     classes=CLASSES,
     seed=0,
+    hd95_unit: str | None = "mm",
 ) -> pd.DataFrame:
     """A results.csv-shaped frame: per-class Dice rising with the budget, ``dice`` their mean,
-    a shared round 0 and a shared 100 % row per seed (as the run loop writes them)."""
+    a shared round 0 and a shared 100 % row per seed (as the run loop writes them); HD95 with its
+    miss counts per class (fewer as Dice rises) and ``hd95_unit`` (no such columns for None, as
+    in a run folder older than them)."""
     rng = np.random.default_rng(seed)
     rows = []
     shared = {s: rng.uniform(0.3, 0.5, len(classes)) for s in seeds}
@@ -72,6 +78,14 @@ def make_results(
                 }
                 row.update({f"dice_{c}": float(d) for c, d in zip(classes, dice)})
                 row.update({f"hd95_{c}": float(h) for c, h in zip(classes, hd)})
+                if hd95_unit is not None:
+                    row.update(
+                        {
+                            f"hd95_misses_{c}": int(rng.integers(0, 4 * (1 - d) + 1))
+                            for c, d in zip(classes, dice)
+                        }
+                    )
+                    row["hd95_unit"] = hd95_unit
                 rows.append(row)
     return pd.DataFrame(rows)
 
@@ -118,14 +132,24 @@ def parse_latex(text: str) -> dict[str, dict]:
     return tables
 
 
-def _check_family(run: Path, results: pd.DataFrame, family: str, classes: list[str]) -> None:
-    """The .tex and .md of a family against its CSV, and the CSV against the results."""
-    csv = pd.read_csv(run / f"{family}_table.csv")
+def _check_family(run: Path, results: pd.DataFrame, family: str, classes: list[str], unit: str = "") -> None:
+    """The .tex and .md of a family against its CSV, and the CSV against the results. HD95: the
+    ``unit`` of every value table and the miss-count tables (``volumes``, never bold) after each
+    class when ``results`` has them."""
+    csv = pd.read_csv(run / f"{family}_table.csv", keep_default_na=False, na_values=[""])
+    with_unit = ["unit"] if family == "hd95" else []
     assert list(csv.columns) == [
-        "metric", "strategy", "budget", "budget_label", "mean", "std", "n_seeds", "best",
+        "metric", "strategy", "budget", "budget_label", *with_unit, "mean", "std", "n_seeds", "best",
     ]  # fmt: skip
-    metrics = [family] + [f"{family}_{c}" for c in classes]
+    metrics = [family]
+    for c in classes:
+        metrics.append(f"{family}_{c}")
+        if f"hd95_misses_{c}" in results and family == "hd95":
+            metrics.append(f"hd95_misses_{c}")
     assert list(dict.fromkeys(csv["metric"])) == metrics
+    if with_unit:
+        units = csv.groupby("metric", sort=False)["unit"].first()
+        assert units.to_dict() == {m: "volumes" if "_misses_" in m else unit for m in metrics}
     budgets = sorted(results["budget"].unique())
     higher = family != "hd95"  # Dice and surface Dice: percent, higher is better
     scale = 100.0 if higher else 1.0
@@ -141,10 +165,11 @@ def _check_family(run: Path, results: pd.DataFrame, family: str, classes: list[s
             assert row["std"].item() == pytest.approx(scale * values.std(ddof=1) if len(values) > 1 else 0.0)
             assert row["n_seeds"].item() == len(values)
     # the best flag: the max (Dice) / min (HD95) of the rounded means per column, ties included
-    for (_, _), column in csv.groupby(["metric", "budget"]):
+    for (metric, _), column in csv.groupby(["metric", "budget"]):
         rounded = column["mean"].round(2)
         target = rounded.max() if higher else rounded.min()
-        assert (column["best"] == (rounded == target)).all()
+        counts = "_misses_" in metric  # miss counts are diagnostics: no bold
+        assert (column["best"] == (~counts & (rounded == target))).all()
     # LaTeX: structure, then every cell against the CSV
     tables = parse_latex((run / f"{family}_table.tex").read_text())
     assert list(tables) == [m.replace("_", "-") for m in metrics]
@@ -182,7 +207,7 @@ def test_write_report_on_a_small_frame(tmp_path):
     assert written.notes and "no snapshots folder" in written.notes[0]
     assert not list(tmp_path.glob(".*"))  # no temporary files left behind
     _check_family(tmp_path, results, "dice", list(CLASSES))
-    _check_family(tmp_path, results, "hd95", list(CLASSES))
+    _check_family(tmp_path, results, "hd95", list(CLASSES), unit="mm")
     assert (tmp_path / "learning_curves.pdf").read_bytes().startswith(b"%PDF")
     assert (tmp_path / "learning_curves.png").read_bytes().startswith(b"\x89PNG")
     summary = (tmp_path / "summary.md").read_text()
@@ -211,9 +236,13 @@ def test_write_report_on_the_committed_synthetic_run(tmp_path):
     shutil.copy(SYNTHETIC_RESULTS, tmp_path / "results.csv")
     results = pd.read_csv(tmp_path / "results.csv")
     written = write_report(results, tmp_path, ["RV", "MYO", "LV"])
-    assert {p.name for p in written} == RUN_FILES
+    with_random = {"difference_to_random.csv", "difference_to_random.png", "difference_to_random.pdf"}
+    assert {p.name for p in written} == RUN_FILES | with_random | {"aulc_vs_random.csv"}
     _check_family(tmp_path, results, "dice", ["RV", "MYO", "LV"])
-    _check_family(tmp_path, results, "hd95", ["RV", "MYO", "LV"])
+    _check_family(tmp_path, results, "hd95", ["RV", "MYO", "LV"], unit="unit not recorded")
+    hd95 = (tmp_path / "hd95_table.md").read_text()  # written before units and misses were recorded
+    assert hd95.startswith("# HD95 (unit not recorded) on the test volumes")
+    assert "## HD95 RV (unit not recorded)" in hd95 and "Miss counts were not recorded" in hd95
     # the tables match the committed Markdown report's first table cell for cell
     committed = (SYNTHETIC_RESULTS.parent / "dice_table.md").read_text().split("\n## ")[0]
     ours = (tmp_path / "dice_table.md").read_text().split("\n## ")[0]
@@ -346,3 +375,29 @@ def test_degenerate_runs_still_report(tmp_path, shape, pairing):
     assert {p.name for p in written} == RUN_FILES
     summary = (tmp_path / "summary.md").read_text()
     assert "## Pairwise comparison" in summary
+
+
+@pytest.mark.parametrize("unit", ["mm", "voxels"])
+def test_hd95_titles_and_csv_state_the_recorded_unit(tmp_path, unit):
+    results = make_results(hd95_unit=unit)
+    write_report(results, tmp_path, list(CLASSES))
+    markdown = (tmp_path / "hd95_table.md").read_text()
+    assert markdown.startswith(f"# HD95 ({unit}) on the test volumes")
+    assert f"## HD95 A ({unit})" in markdown and f"## HD95 B ({unit})" in markdown
+    latex = (tmp_path / "hd95_table.tex").read_text()
+    assert f"\\caption{{Mean HD95 ({unit}), mean $\\pm$ std" in latex
+    _check_family(tmp_path, results, "hd95", list(CLASSES), unit=unit)
+    assert "unit" not in pd.read_csv(tmp_path / "dice_table.csv").columns  # Dice's unit is fixed: %
+    assert ("slice spacing taken as 1" in markdown) == (unit == "voxels")
+
+
+def test_hd95_units_that_disagree_stop_the_report(tmp_path):
+    results = make_results()
+    results.loc[results.index[-1], "hd95_unit"] = "voxels"
+    with pytest.raises(RecordError, match="mix the hd95 units mm, voxels"):
+        write_report(results, tmp_path / "mixed", list(CLASSES))
+    assert not (tmp_path / "mixed").exists()  # nothing written
+    older = make_results()
+    older.loc[older.index[:5], "hd95_unit"] = np.nan  # rows from before the unit was recorded
+    write_report(older, tmp_path / "older", list(CLASSES))
+    assert (tmp_path / "older" / "hd95_table.md").read_text().startswith("# HD95 (mm)")

@@ -17,6 +17,7 @@ from alstrategies.report.statistics import (
     paired_test,
     pairwise_tests,
     per_seed_aulc,
+    query_budgets,
     win_tie_loss,
 )
 from tests.test_report import SYNTHETIC_RESULTS, make_results
@@ -221,3 +222,11 @@ def test_win_tie_loss_is_antisymmetric():
 def test_pairwise_tests_with_nothing_to_pair_has_numeric_columns():
     pairs = pairwise_tests(_values({"only": 0.0}))
     assert pairs.empty and pairs["p_raw"].dtype == float and pairs["p_holm"].dtype == float
+
+
+def test_query_budgets_leave_out_round0_and_the_full_model():
+    results = make_results(budgets=(0.1, 0.2, 0.3))
+    assert query_budgets(results) == [0.2, 0.3]  # round 0 at 10 %, the 100 % row is no AL budget
+    assert query_budgets(results.drop(columns="round")) == [0.2, 0.3]  # without a round column
+    short = results[~((results.strategy == "beta") & (results.budget == 0.3))]
+    assert query_budgets(short) == [0.2]

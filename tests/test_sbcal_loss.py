@@ -105,7 +105,7 @@ def test_sbc_criterion_total_by_hand_with_non_default_weights() -> None:
     output = ModelOutput(
         logits=torch.randn(2, 4, 6, 6),
         coarse_logits=torch.randn(2, 4, 6, 6),
-        distance=torch.rand(2, 3, 6, 6),
+        distance=torch.rand(2, 4, 6, 6),
     )
     alpha, beta, gamma = 0.3, 2.5, 0.7
     losses = SBCCriterion(alpha=alpha, beta=beta, gamma=gamma)(output, targets)

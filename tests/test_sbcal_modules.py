@@ -154,11 +154,12 @@ def test_sbcnet_refines_the_decoder_features_with_the_last_disblock(variant: str
     model = sbc_model(asr=variant)
     captured: dict[str, torch.Tensor] = {}
     model.sfp.blocks[-1].register_forward_hook(lambda m, i, o: captured.__setitem__("s", o))
+    model.backbone.register_forward_hook(lambda m, i, o: captured.__setitem__("f", o.decoder))
     x = torch.randn(2, 1, 32, 48)
     with torch.no_grad():
         out = model(x)
-    assert out.features is not None and model.asr is not None and isinstance(model.head, nn.Conv2d)
-    refined = ref_refinement(out.features, captured["s"], model.asr)
+    assert model.asr is not None and isinstance(model.head, nn.Conv2d)
+    refined = ref_refinement(captured["f"], captured["s"], model.asr)
     head_weight = model.head.weight.detach().double()[:, :, 0, 0]
     logits = torch.einsum("oi,bihw->bohw", head_weight, refined) + model.head.bias.detach().double().view(
         1, -1, 1, 1
@@ -172,9 +173,9 @@ def test_none_gives_the_coarse_logits() -> None:
     with torch.no_grad():
         out = model(torch.randn(2, 1, 32, 32))
     assert torch.equal(out.logits, out.coarse_logits)
-    assert out.features is not None
+    assert out.head_features is not None
     weight = model.coarse_head.weight.detach().double()[:, :, 0, 0]
-    coarse = torch.einsum("oi,bihw->bohw", weight, out.features.double())
+    coarse = torch.einsum("oi,bihw->bohw", weight, out.head_features.double())
     close(out.coarse_logits, coarse + model.coarse_head.bias.detach().double().view(1, -1, 1, 1))
 
 
@@ -191,7 +192,7 @@ def ref_conv_bn_relu(x: torch.Tensor, block: nn.Sequential) -> torch.Tensor:
 @pytest.mark.parametrize("num_classes", [2, 4])
 def test_sfp_cascade_and_distance_head(backbone: str, num_classes: int) -> None:
     """Four DisBlocks, deep to shallow, each [up(previous), encoder level k] -> (conv-BN-ReLU) x2;
-    then a 1x1 conv + sigmoid with F = C - 1 maps in [0, 1]."""
+    then a 1x1 conv + sigmoid with C maps (the default model.distance_classes = "all") in [0, 1]."""
     model = sbc_model(backbone, num_classes=num_classes)
     channels = list(model.backbone.encoder_channels)
     captured: dict[str, object] = {}
@@ -225,13 +226,13 @@ def test_sfp_cascade_and_distance_head(backbone: str, num_classes: int) -> None:
         previous = output
     head = model.sfp.head
     assert isinstance(head, nn.Conv2d) and head.kernel_size == (1, 1)
-    assert (head.in_channels, head.out_channels) == (channels[0], num_classes - 1)
+    assert (head.in_channels, head.out_channels) == (channels[0], num_classes)
     head_input, _ = captured["head"]
     assert head_input is previous  # the last DisBlock
     weight = head.weight.detach().double()[:, :, 0, 0]
     z = torch.einsum("oi,bihw->bohw", weight, previous.double()) + head.bias.detach().double().view(
         1, -1, 1, 1
     )
-    assert out.distance is not None and out.distance.shape == (2, num_classes - 1, 32, 48)
+    assert out.distance is not None and out.distance.shape == (2, num_classes, 32, 48)
     close(out.distance, 1.0 / (1.0 + torch.exp(-z)))
     assert ((out.distance >= 0) & (out.distance <= 1)).all()

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch.nn import functional as F
 
+from alstrategies.errors import ConfigError
 from alstrategies.models import build_criterion, build_model
 from alstrategies.registry import STRATEGIES
 from alstrategies.sbcal import boundary_consistency, distance_maps, structure_consistency
@@ -59,9 +60,10 @@ def test_output_shapes_and_ranges(backbone: str, asr: str) -> None:
             out = model(x)
         assert isinstance(out, ModelOutput)
         assert out.logits.shape == out.coarse_logits.shape == (2, 4, 32, 48)
-        assert out.distance is not None and out.distance.shape == (2, 3, 32, 48)
+        assert out.distance is not None and out.distance.shape == (2, 4, 32, 48)  # C maps
         assert ((out.distance >= 0) & (out.distance <= 1)).all()
-        assert out.features is not None and out.features.shape == (2, 4, 32, 48)
+        assert out.features is not None and out.features.shape == (2, 64)  # pooled bottleneck (16c)
+        assert out.head_features is not None and out.head_features.shape == (2, 4, 32, 48)
         assert torch.isfinite(out.logits).all() and torch.isfinite(out.coarse_logits).all()
         if asr == "none":
             assert out.logits is out.coarse_logits
@@ -71,7 +73,7 @@ def test_output_shapes_and_ranges(backbone: str, asr: str) -> None:
 
 def test_two_classes_and_size_16() -> None:
     out = sbc_model(num_classes=2).eval()(torch.randn(1, 1, 16, 16))
-    assert out.logits.shape == (1, 2, 16, 16) and out.distance.shape == (1, 1, 16, 16)
+    assert out.logits.shape == (1, 2, 16, 16) and out.distance.shape == (1, 2, 16, 16)
 
 
 def test_bad_options() -> None:
@@ -141,7 +143,7 @@ def test_joint_loss_formula() -> None:
     torch.manual_seed(0)
     targets = fake_targets(3, 8, 8)
     output = ModelOutput(
-        logits=torch.randn(3, 4, 8, 8), coarse_logits=torch.randn(3, 4, 8, 8), distance=torch.rand(3, 3, 8, 8)
+        logits=torch.randn(3, 4, 8, 8), coarse_logits=torch.randn(3, 4, 8, 8), distance=torch.rand(3, 4, 8, 8)
     )
     labels = targets["labels"]
     coarse = F.cross_entropy(output.coarse_logits, labels)
@@ -162,6 +164,9 @@ def test_joint_loss_formula() -> None:
         criterion(output, {"labels": labels})
     with pytest.raises(ValueError, match="heads"):
         criterion(ModelOutput(logits=output.logits, coarse_logits=output.logits), targets)
+    foreground = ModelOutput(output.logits, output.coarse_logits, distance=output.distance[:, 1:])
+    with pytest.raises(ConfigError, match="model.distance_classes"):  # F maps against C targets
+        criterion(foreground, targets)
 
 
 # -- strategy ---------------------------------------------------------------------------------

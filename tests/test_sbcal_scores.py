@@ -29,16 +29,20 @@ def brute_edt(mask: np.ndarray) -> np.ndarray:
     return out
 
 
-def reference_distance_maps(labels: np.ndarray, num_classes: int) -> np.ndarray:
-    """DESIGN section 3, literally: scipy EDT per class mask, divided by its maximum."""
+def reference_distance_maps(
+    labels: np.ndarray, num_classes: int, include_background: bool = True
+) -> np.ndarray:
+    """DESIGN section 3, literally: scipy EDT per class mask inside a one-pixel frame of no class,
+    divided by its maximum."""
     batch, height, width = labels.shape
-    out = np.zeros((batch, num_classes - 1, height, width))
+    first = 0 if include_background else 1
+    out = np.zeros((batch, num_classes - first, height, width))
     for b in range(batch):
-        for c in range(1, num_classes):
+        for c in range(first, num_classes):
             mask = labels[b] == c
             if mask.any():
-                d = distance_transform_edt(mask)
-                out[b, c - 1] = d / d.max()
+                d = distance_transform_edt(np.pad(mask, 1))[1:-1, 1:-1]
+                out[b, c - first] = d / d.max()
     return out
 
 
@@ -158,14 +162,16 @@ def test_edt_large_distances_and_batches_of_mixed_masks() -> None:
 
 
 # -- distance maps ------------------------------------------------------------------------
-def test_distance_maps_equal_scipy_numpy_and_torch() -> None:
+@pytest.mark.parametrize("include_background", [True, False])
+def test_distance_maps_equal_scipy_numpy_and_torch(include_background: bool) -> None:
     rng = np.random.default_rng(1)
     labels = random_labels(rng, 12, 24, 20, 4)
-    expected = reference_distance_maps(labels, 4)
-    out = distance_maps(labels, 4)
-    assert isinstance(out, np.ndarray) and out.shape == (12, 3, 24, 20) and out.dtype == np.float64
+    expected = reference_distance_maps(labels, 4, include_background)
+    maps = 4 if include_background else 3
+    out = distance_maps(labels, 4, include_background=include_background)
+    assert isinstance(out, np.ndarray) and out.shape == (12, maps, 24, 20) and out.dtype == np.float64
     np.testing.assert_array_equal(out, expected)
-    out_t = distance_maps(torch.from_numpy(labels), 4)
+    out_t = distance_maps(torch.from_numpy(labels), 4, include_background=include_background)
     assert isinstance(out_t, torch.Tensor) and out_t.dtype == torch.float32
     np.testing.assert_allclose(out_t.numpy(), expected, rtol=1e-6, atol=1e-7)
 
@@ -183,12 +189,19 @@ def test_distance_maps_on_the_phantom() -> None:
 def test_distance_maps_conventions() -> None:
     labels = np.zeros((3, 8, 8), dtype=np.int64)
     labels[0, 2:6, 2:6] = 2  # class 1 and 3 absent
-    labels[1] = 1  # class 1 fills the image: scipy's no-background convention
-    out = distance_maps(labels, 4)
+    labels[1] = 1  # class 1 fills the image: its edge is its boundary (the frame)
+    out = distance_maps(labels, 4, include_background=False)
     assert not out[0, 0].any() and not out[0, 2].any() and not out[2].any()
     assert out[0, 1].max() == 1.0 and out[0, 1].min() == 0.0
-    np.testing.assert_array_equal(out[1, 0], reference_distance_maps(labels[1:2], 4)[0, 0])
+    i, j = np.arange(8)[:, None], np.arange(8)[None, :]
+    ring = np.minimum(np.minimum(i + 1, 8 - i), np.minimum(j + 1, 8 - j))  # distance to the frame
+    np.testing.assert_array_equal(out[1, 0], ring / 4.0)
     assert ((out >= 0) & (out <= 1)).all()
+    with_background = distance_maps(labels, 4)
+    np.testing.assert_array_equal(with_background[:, 1:], out)  # the foreground maps are the same
+    np.testing.assert_array_equal(with_background[2, 0], ring / 4.0)  # an empty image: the frame
+    assert not with_background[1, 0].any()  # no background pixel: all zero
+    assert with_background[0, 0].max() == 1.0 and (with_background[0, 0][2:6, 2:6] == 0).all()
 
 
 def test_distance_maps_rejects_bad_input() -> None:

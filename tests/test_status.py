@@ -27,7 +27,9 @@ def test_status_counts_rounds_of_a_partial_and_a_finished_run(tiny_config, tmp_p
     Experiment(tiny_config(), tmp_path, strategies=["random", "margin"], seeds=[0, 1], progress=False).run()
     assert main(["status", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "chain rounds recorded: 12 of 12" in out and out.rstrip().endswith("complete")
+    assert "trainings recorded: 12 of 12 (the run's progress bar)" in out and out.rstrip().endswith(
+        "complete"
+    )
     assert run_status(tmp_path).complete
 
 

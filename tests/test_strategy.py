@@ -64,9 +64,14 @@ def test_reductions_against_explicit_values():
         reduce_pixels(maps, "median")
 
 
-def test_top_k_prefers_high_scores_and_earlier_ties():
+def test_top_k_prefers_high_scores_and_breaks_ties_with_the_generator():
     candidates = np.array([5, 6, 7, 8])
-    assert top_k(candidates, np.array([0.1, 0.9, 0.9, 0.5]), 3).tolist() == [6, 7, 8]
+    scores = np.array([0.1, 0.9, 0.9, 0.5])
+    orders = {tuple(top_k(candidates, scores, 3, np.random.default_rng(seed)).tolist()) for seed in range(20)}
+    assert orders == {(6, 7, 8), (7, 6, 8)}  # the tied pair in either order, highest first
+    untied = np.array([0.1, 0.9, 0.3, 0.5])
+    for seed in range(5):
+        assert top_k(candidates, untied, 2, np.random.default_rng(seed)).tolist() == [6, 8]
 
 
 def test_score_strategy_streams_the_unlabeled_pool_in_order():
@@ -135,8 +140,9 @@ def test_ranking_strategy_takes_the_top_k_of_its_scores():
     strategy = _Parity()
     context = _context(_Identity(), n=10, labeled=(0, 1))
     result = strategy.query(context, 4, np.random.default_rng(0))
-    # candidates 2..9 score -2, 0, -1, -2, 0, -1, -2, 0: the zeros (3, 6, 9) then the first -1 (4)
-    assert result.indices.tolist() == [3, 6, 9, 4]
+    # candidates 2..9 score -2, 0, -1, -2, 0, -1, -2, 0: the zeros (3, 6, 9), then one of the -1s (4, 7)
+    assert sorted(result.indices[:3].tolist()) == [3, 6, 9]
+    assert result.indices[3] in (4, 7)
     assert result.candidates.tolist() == list(range(2, 10))
     assert result.candidates is not context.unlabeled
     assert result.scores.tolist() == [-2.0, 0.0, -1.0, -2.0, 0.0, -1.0, -2.0, 0.0]
@@ -166,17 +172,71 @@ def test_score_strategy_is_a_ranking_strategy_and_score_pool_is_its_score():
 
 
 def test_baselines_only_implement_score_on_the_ranking_base():
+    from baselines.bald import BALDStrategy
     from baselines.mean_std import MeanSTDStrategy
     from baselines.uncertainty import LeastConfidenceStrategy, MarginStrategy, MaxEntropyStrategy
     from baselines.vaal import VAALStrategy
 
-    for factory in (MeanSTDStrategy, VAALStrategy):
+    for factory in (MeanSTDStrategy, VAALStrategy, BALDStrategy):
         assert issubclass(factory, RankingStrategy) and not issubclass(factory, ScoreStrategy)
         assert factory.select is RankingStrategy.select
         assert "score" in vars(factory)
     for factory in (MaxEntropyStrategy, LeastConfidenceStrategy, MarginStrategy):
         assert "__init__" not in vars(factory)  # ScoreStrategy's, with its reduction option
         assert factory(reduction="max").reduction == "max"
+
+
+def test_family_is_declared_on_the_base_and_set_on_every_built_in():
+    from alstrategies.registry import STRATEGIES
+    from alstrategies.strategy import FAMILIES, is_control
+
+    assert QueryStrategy.family in FAMILIES
+    expected = {
+        "random": "random",
+        "max_entropy": "uncertainty",
+        "least_confidence": "uncertainty",
+        "margin": "uncertainty",
+        "mean_std": "uncertainty",
+        "sbc_al": "uncertainty",
+        "vaal": "diversity",
+        "oracle": "control",
+        "confident": "control",
+        "bald": "uncertainty",
+        "power_bald": "uncertainty",
+        "power_entropy": "uncertainty",
+        "power_sbc_al": "uncertainty",
+    }
+    for name, family in expected.items():
+        factory = STRATEGIES.get(name)
+        assert factory.family == family, name
+        assert factory.is_control() is (family == "control") is is_control(factory), name
+    assert not is_control(dict) and not _Brightness.is_control()
+
+
+def test_source_and_forward_passes_are_declared_on_the_base_and_set_on_the_built_ins():
+    from alstrategies.registry import STRATEGIES
+
+    assert QueryStrategy.source == "" and QueryStrategy.forward_passes == "1"
+    assert _Brightness.source == "" and _Brightness.forward_passes == "1"
+    expected = {
+        "random": ("uniform", "0"),
+        "max_entropy": ("Settles", "1"),
+        "least_confidence": ("Culotta", "1"),
+        "margin": ("Scheffer", "1"),
+        "mean_std": ("Gal et al., ICML 2017", "T (10)"),
+        "bald": ("Houlsby et al. 2011", "T (10)"),
+        "vaal": ("Sinha et al., ICCV 2019", "0 (a VAE and a discriminator trained per round)"),
+        "oracle": ("control", "1"),
+        "confident": ("control", "1"),
+        "power_bald": ("Kirsch et al., TMLR 2023", "T (10)"),
+        "power_entropy": ("Kirsch et al., TMLR 2023", "1"),
+        "power_sbc_al": ("Kirsch et al., TMLR 2023", "1"),
+    }
+    for name, (source, passes) in expected.items():
+        factory = STRATEGIES.get(name)
+        assert source in factory.source, name
+        assert factory.forward_passes == passes, name
+        assert isinstance(factory.source, str) and isinstance(factory.forward_passes, str)
 
 
 def test_required_heads_is_declared_on_the_base():
@@ -215,3 +275,17 @@ def test_package_exports_the_plug_in_contract_lazily():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "no attribute 'no_such_name'" in out.stdout
+
+
+def test_score_batch_sees_the_pool_indices_of_each_batch_and_pool_labels_default_to_none():
+    class _Indexed(_Brightness):
+        def score_batch(self, context, indices, output):
+            seen.append(indices.tolist())
+            return torch.as_tensor(indices, dtype=torch.float32) * 10
+
+    seen: list[list[int]] = []
+    context = _context(_Identity())
+    assert context.pool_labels is None
+    scores, _ = _Indexed().score(context)
+    assert seen == [[2, 3, 4], [5, 6, 7], [8, 9]]  # batches of 3, in context.unlabeled order
+    np.testing.assert_array_equal(scores, 10.0 * np.arange(2, 10))

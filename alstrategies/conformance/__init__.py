@@ -9,14 +9,16 @@ runs all of :data:`CHECKS` on tiny pools and width-4 networks (seconds on a CPU)
 
 The modules of the package, one concept each (everything is re-exported here):
 
-- :mod:`~alstrategies.conformance.fixtures`: the tiny model, pool and context
-  (:func:`tiny_model`, :func:`tiny_pool`, :func:`tiny_context`, :data:`HEADS`, :data:`POOL`, ...);
+- :mod:`~alstrategies.conformance.fixtures`: the tiny model, pool, labels and context
+  (:func:`tiny_model`, :func:`tiny_pool`, :func:`tiny_labels`, :func:`tiny_context`,
+  :data:`HEADS`, :data:`POOL`, ...);
 - :mod:`~alstrategies.conformance.subject`: :class:`Subject`, :class:`Check`,
   :class:`CheckResult` and :class:`NotApplicable`;
 - :mod:`~alstrategies.conformance.harness`: :func:`run_query` and :func:`selection_problems`;
 - the checks, by concern: :mod:`~alstrategies.conformance.selection` (the indices),
-  :mod:`~alstrategies.conformance.scoring` (the scores), :mod:`~alstrategies.conformance.side_effects`
-  (the model is left unchanged) and :mod:`~alstrategies.conformance.registration` (the class);
+  :mod:`~alstrategies.conformance.scoring` (the scores, the top k and its ties),
+  :mod:`~alstrategies.conformance.side_effects` (the model is left unchanged) and
+  :mod:`~alstrategies.conformance.registration` (the class);
 - :mod:`~alstrategies.conformance.catalogue`: :data:`CHECKS`, all of them in order;
 - :mod:`~alstrategies.conformance.loading`: :func:`load_class` and :func:`resolve`;
 - :mod:`~alstrategies.conformance.runner`: :func:`heads_for` and :func:`check_strategy`.
@@ -33,6 +35,7 @@ from alstrategies.conformance.fixtures import (
     SHAPE,
     VARIANTS,
     tiny_context,
+    tiny_labels,
     tiny_model,
     tiny_pool,
 )
@@ -43,7 +46,12 @@ from alstrategies.conformance.registration import _NAME as _NAME
 from alstrategies.conformance.registration import check_registered_name
 from alstrategies.conformance.runner import _outcome as _outcome
 from alstrategies.conformance.runner import check_strategy, heads_for
-from alstrategies.conformance.scoring import check_batch_size_independent, check_scores_finite_and_aligned
+from alstrategies.conformance.scoring import (
+    check_batch_size_independent,
+    check_scores_finite_and_aligned,
+    check_ties_broken_with_the_generator,
+    top_k_problem,
+)
 from alstrategies.conformance.selection import (
     check_classes_and_non_square_images,
     check_empty_pool_raises,
@@ -82,12 +90,15 @@ __all__ = [
     "check_scores_finite_and_aligned",
     "check_single_unlabeled_image",
     "check_strategy",
+    "check_ties_broken_with_the_generator",
     "heads_for",
     "load_class",
     "resolve",
     "run_query",
     "selection_problems",
     "tiny_context",
+    "tiny_labels",
     "tiny_model",
     "tiny_pool",
+    "top_k_problem",
 ]

@@ -1,4 +1,4 @@
-"""The tiny fixtures the checks run on: seeded width-4 networks, a 20-image pool, a CPU context."""
+"""The tiny fixtures the checks run on: seeded width-4 networks, a labeled 20-image pool, a CPU context."""
 
 from __future__ import annotations
 
@@ -39,6 +39,11 @@ def tiny_pool(shape: tuple[int, int] = SHAPE, n: int = POOL) -> torch.Tensor:
     return (0.5 * images + 0.5 * blobs[:, None]).float()
 
 
+def tiny_labels(pool: torch.Tensor, num_classes: int = NUM_CLASSES) -> torch.Tensor:
+    """``N x H x W`` int64 "true labels" of a :func:`tiny_pool`: intensity cut into ``num_classes`` bands."""
+    return (pool[:, 0] * num_classes).long().clamp(0, num_classes - 1)
+
+
 def tiny_context(
     model: nn.Module,
     labeled: Iterable[int] = LABELED,
@@ -46,7 +51,11 @@ def tiny_context(
     num_classes: int = NUM_CLASSES,
     batch_size: int = 8,
 ) -> QueryContext:
-    """A CPU :class:`QueryContext` over ``pool`` (default :func:`tiny_pool`) with ``labeled`` known."""
+    """A CPU :class:`QueryContext` over ``pool`` (default :func:`tiny_pool`) with ``labeled`` known.
+
+    Its ``pool_labels`` are :func:`tiny_labels` of the pool, so that controls that read the
+    labels (the ``oracle``) are checked too.
+    """
     pool = tiny_pool() if pool is None else pool
     labeled = np.asarray(list(labeled), dtype=np.int64)
     return QueryContext(
@@ -56,4 +65,5 @@ def tiny_context(
         unlabeled=np.setdiff1d(np.arange(pool.shape[0]), labeled),
         num_classes=num_classes,
         batch_size=batch_size,
+        pool_labels=tiny_labels(pool, num_classes),
     )

@@ -6,13 +6,13 @@ import re
 
 from alstrategies.conformance.subject import Subject
 from alstrategies.registry import STRATEGIES
-from alstrategies.strategy import QueryStrategy
+from alstrategies.strategy import FAMILIES, QueryStrategy
 
 _NAME = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def check_registered_name(subject: Subject) -> None:
-    """The class is a :class:`QueryStrategy` whose ``name`` is the name it is registered under."""
+    """The class is a :class:`QueryStrategy` named as it is registered, of a known ``family``."""
     factory = subject.factory
     assert isinstance(factory, type) and issubclass(factory, QueryStrategy), (
         f"{factory!r} is not a subclass of alstrategies.strategy.QueryStrategy"
@@ -20,6 +20,10 @@ def check_registered_name(subject: Subject) -> None:
     name = getattr(factory, "name", "")
     assert isinstance(name, str) and _NAME.fullmatch(name), (
         f"{factory.__name__}.name = {name!r}; set a class attribute name made of letters, digits, _ or -"
+    )
+    family = getattr(factory, "family", None)
+    assert family in FAMILIES, (
+        f"{factory.__name__}.family = {family!r}; set a class attribute family, one of {FAMILIES}"
     )
     if subject.registered:
         assert name == subject.name, (

@@ -1,4 +1,4 @@
-"""Checks of the scores: finite, aligned with the candidates, independent of the batch size."""
+"""Checks of the scores: finite, aligned, the top k (ties broken at random), batch-size free."""
 
 from __future__ import annotations
 
@@ -7,7 +7,28 @@ import numpy as np
 from alstrategies.conformance.fixtures import tiny_context
 from alstrategies.conformance.harness import _preview, run_query
 from alstrategies.conformance.subject import NotApplicable, Subject
-from alstrategies.strategy import RankingStrategy, ScoreStrategy, top_k
+from alstrategies.strategy import RankingStrategy, ScoreStrategy
+
+
+def top_k_problem(indices: np.ndarray, candidates: np.ndarray, scores: np.ndarray, k: int) -> str:
+    """Why ``indices`` is not a set of ``k`` highest-scoring candidates ("" when it is one).
+
+    Under exact ties any of the tied candidates may fill the last places: the rule is that no
+    candidate left out scores higher than one that was chosen.
+    """
+    chosen = np.isin(candidates, indices)
+    if chosen.sum() != k or np.asarray(indices).size != k:
+        return f"returned {np.asarray(indices).tolist()}, not {k} of the scored candidates"
+    if not chosen.all() and scores[~chosen].max() > scores[chosen].min():
+        lowest = scores[chosen].min()
+        skipped = candidates[~chosen][scores[~chosen] > lowest]
+        best = candidates[np.argsort(-scores, kind="stable")[:k]]
+        return (
+            f"a RankingStrategy queries {k} of its highest scores (e.g. {best.tolist()}; exact ties "
+            f"in any order), but returned {np.asarray(indices).tolist()} and left out "
+            f"{_preview(skipped.tolist())}, which score higher than {lowest:.6g}"
+        )
+    return ""
 
 
 def check_scores_finite_and_aligned(subject: Subject) -> None:
@@ -18,7 +39,8 @@ def check_scores_finite_and_aligned(subject: Subject) -> None:
     unlabeled = context.unlabeled.tolist()
     if result.scores is None:
         assert result.candidates is None or len(result.candidates) == len(unlabeled), (
-            f"QueryResult.candidates has {len(result.candidates)} entries for {len(unlabeled)} unlabeled images"
+            f"QueryResult.candidates has {len(result.candidates)} entries for {len(unlabeled)} "
+            "unlabeled images"
         )
         return
     assert result.candidates is not None, "QueryResult.scores is set but QueryResult.candidates is None"
@@ -35,12 +57,34 @@ def check_scores_finite_and_aligned(subject: Subject) -> None:
         assert len(values) == len(candidates), (
             f"details[{key!r}] has {len(values)} entries for {len(candidates)} candidates"
         )
-    if isinstance(strategy, RankingStrategy):
-        expected = top_k(candidates, scores, 5)
-        assert np.array_equal(result.indices, expected), (
-            f"a RankingStrategy queries its 5 highest scores {expected.tolist()}, "
-            f"but returned {result.indices.tolist()}"
-        )
+    if isinstance(strategy, RankingStrategy) and getattr(strategy, "sampling", "top_k") == "top_k":
+        problem = top_k_problem(result.indices, candidates, scores, 5)
+        assert not problem, problem
+
+
+def check_ties_broken_with_the_generator(subject: Subject) -> None:
+    """With all scores equal, the seed decides which images are queried, never the pool order."""
+    if not issubclass(subject.factory, RankingStrategy):
+        raise NotApplicable(f"{subject.name} does not rank by a score")
+    context = tiny_context(subject.model())
+    first = context.unlabeled[:5].tolist()
+    chosen = []
+    for seed in range(4):
+        strategy = subject.strategy()
+        tied = lambda ctx, rng: (np.zeros(ctx.unlabeled.size), {})  # noqa: E731
+        try:  # every score tied: only the tie rule can tell the images apart
+            strategy.score = tied  # type: ignore[method-assign]
+        except AttributeError as error:  # __slots__
+            raise NotApplicable(f"cannot replace {subject.name}'s score() to tie every image") from error
+        chosen.append(sorted(run_query(strategy, context, k=5, seed=seed).indices.tolist()))
+    assert any(selection != first for selection in chosen), (
+        f"with every score tied, the query took the first unlabeled images {first} for seeds 0-3: "
+        "ties must not go by pool order (RankingStrategy.select breaks them with the rng)"
+    )
+    assert any(selection != chosen[0] for selection in chosen[1:]), (
+        f"with every score tied, seeds 0-3 all queried {chosen[0]}: break exact ties with the rng "
+        "(RankingStrategy.select does, through alstrategies.strategy.top_k)"
+    )
 
 
 def check_batch_size_independent(subject: Subject) -> None:

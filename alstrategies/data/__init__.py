@@ -11,23 +11,38 @@ import os
 from pathlib import Path
 
 from alstrategies.data.acdc import load_acdc
+from alstrategies.data.decathlon import load_decathlon
 from alstrategies.data.folder import load_folder
 from alstrategies.data.kits19 import load_kits19
+from alstrategies.data.nnunet import load_nnunet
 from alstrategies.data.synthetic import load_synthetic
 from alstrategies.errors import ConfigError
 from alstrategies.registry import DATASETS
 from alstrategies.types import SegmentationData
 
-__all__ = ["load_acdc", "load_dataset", "load_folder", "load_kits19", "load_synthetic"]
+__all__ = [
+    "load_acdc",
+    "load_dataset",
+    "load_decathlon",
+    "load_folder",
+    "load_kits19",
+    "load_nnunet",
+    "load_synthetic",
+]
 
 
 def load_dataset(data_config: dict, rebuild: bool = False) -> SegmentationData:
     """Load the dataset named ``data.name`` with the other ``data`` keys its loader accepts.
 
     Datasets read from files (loaders with a ``root``) go through the on-disk cache
-    (:mod:`alstrategies.data.cache`) unless ``data.cache = false``; ``rebuild`` re-decodes.
+    (:mod:`alstrategies.data.cache`) unless ``data.cache = false``; ``rebuild`` re-decodes. An
+    entry built from other files than the root holds now is rebuilt with a warning that says
+    how many files were added, removed and modified, and then removed.
     """
+    import shutil
+
     from alstrategies.data import cache
+    from alstrategies.data.notices import warn
 
     name = data_config.get("name", "synthetic")
     loader = DATASETS.get(name)
@@ -45,10 +60,16 @@ def load_dataset(data_config: dict, rebuild: bool = False) -> SegmentationData:
     if not options.get("root"):
         options["root"] = _root_from_environment(name)
     cache_dir = Path(data_config.get("cache_dir") or cache.default_cache_dir())
-    entry = cache.entry_path(cache_dir, name, options)
+    listing = cache.file_listing(Path(options["root"]), skip=cache_dir)
+    entry = cache.entry_path(cache_dir, name, options, listing)
     if cache.is_complete(entry) and not rebuild:
         return cache.load(entry)
-    cache.save(loader(**options), entry)
+    stale = cache.stale_entries(entry)
+    if stale and not rebuild:
+        warn(f"{name}: {cache.describe_change(cache.read_listing(stale[-1]), listing)}")
+    cache.save(loader(**options), entry, listing)
+    for old in stale:  # built from files that are no longer there: never hit again
+        shutil.rmtree(old, ignore_errors=True)
     return cache.load(entry)
 
 

@@ -10,7 +10,9 @@ Layouts (``layout = "auto"`` detects them):
 
 - ``h5`` (SSL4MIS): ``train_slices.list``, ``val.list``, ``test.list`` and ``data/`` with
   ``patientXXX_frameYY_slice_Z.h5`` (keys ``image``, ``label``; H x W) for training slices and
-  ``patientXXX_frameYY.h5`` (D x H x W) for validation/test volumes; no voxel spacing.
+  ``patientXXX_frameYY.h5`` (D x H x W) for validation/test volumes; no voxel spacing is stored:
+  ``spacing = [z, y, x]`` (mm, one value for every volume) gives the evaluation volumes one, so
+  that HD95 and surface Dice are in mm; without it they are in pixels.
 - ``raw`` (challenge): ``training/patientXXX/patientXXX_frameYY.nii.gz`` with
   ``patientXXX_frameYY_gt.nii.gz`` and ``Info.cfg``; volumes are x, y, z in the file and are
   read as z, x, y slices, min-max normalised per volume; spacing from the NIfTI header.
@@ -23,9 +25,10 @@ import re
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from alstrategies.data import volumes as shared
+from alstrategies.data.bars import bar
+from alstrategies.data.pairs import check_spacing
 from alstrategies.errors import DatasetError
 from alstrategies.types import SegmentationData, Volume
 
@@ -97,21 +100,22 @@ def _read_list(path: Path) -> list[str]:
 
 
 Loaded = tuple[list[np.ndarray], list[np.ndarray], list[str], list[Volume]]
+Spacing = tuple[float, float, float]
 
 
-def _load_h5(root: Path, image_size: int, evaluation: str) -> Loaded:
+def _load_h5(root: Path, image_size: int, evaluation: str, spacing: Spacing | None = None) -> Loaded:
     images, labels, groups = [], [], []
-    for name in tqdm(_read_list(root / "train_slices.list"), desc="ACDC training slices", unit="slice"):
+    for name in bar(_read_list(root / "train_slices.list"), desc="ACDC training slices", unit="slice"):
         image, label = _read_h5(root / "data" / f"{name}.h5")
         images.append(_zoom_slices(image[None], image_size, 1)[0])
         labels.append(_zoom_slices(label[None], image_size, 0)[0])
         groups.append(name.split("_slice")[0])
     volumes = []
-    for name in tqdm(
+    for name in bar(
         _read_list(root / f"{evaluation}.list"), desc=f"ACDC {evaluation} volumes", unit="volume"
     ):
         image, label = _read_h5(root / "data" / f"{name}.h5")
-        volumes.append(Volume(name, _zoom_slices(image, image_size, 1), label, None))
+        volumes.append(Volume(name, _zoom_slices(image, image_size, 1), label, spacing))
     return images, labels, groups, volumes
 
 
@@ -127,11 +131,11 @@ def _raw_cases(root: Path) -> list[tuple[str, Path, Path]]:
     return cases
 
 
-def _load_raw(root: Path, image_size: int, evaluation: str) -> Loaded:
+def _load_raw(root: Path, image_size: int, evaluation: str, spacing: Spacing | None = None) -> Loaded:
     held_out = set(TEST_PATIENTS if evaluation == "test" else VAL_PATIENTS)
     excluded = set(VAL_PATIENTS) | set(TEST_PATIENTS)
     images, labels, groups, volumes = [], [], [], []
-    for name, image_path, label_path in tqdm(_raw_cases(root), desc="ACDC volumes", unit="volume"):
+    for name, image_path, label_path in bar(_raw_cases(root), desc="ACDC volumes", unit="volume"):
         number = _patient_number(name)
         if number not in held_out and number in excluded:
             continue
@@ -150,13 +154,20 @@ def _load_raw(root: Path, image_size: int, evaluation: str) -> Loaded:
 
 
 def load_acdc(
-    root: str = "", image_size: int = 256, layout: str = "auto", evaluation: str = "test"
+    root: str = "",
+    image_size: int = 256,
+    layout: str = "auto",
+    evaluation: str = "test",
+    spacing: list[float] | None = None,
 ) -> SegmentationData:
     """ACDC cine MRI (RV, MYO, LV), SSL4MIS split, h5 or raw NIfTI layout.
 
     The training slices are the pool and the ``evaluation`` ("test" or "val") volumes are
-    evaluated in 3D. ``root`` defaults to ``$ALSTRATEGIES_ACDC_ROOT``.
+    evaluated in 3D. ``root`` defaults to ``$ALSTRATEGIES_ACDC_ROOT``. ``spacing`` (z, y, x in
+    mm) is the voxel spacing of the h5 copy's volumes, which store none; the raw layout has the
+    headers' and refuses it.
     """
+
     if evaluation not in ("test", "val"):
         raise DatasetError(f"data.evaluation must be 'test' or 'val', got {evaluation!r}")
     shared.check_image_size(image_size)
@@ -164,8 +175,14 @@ def load_acdc(
     found = detect_layout(path)
     if layout not in ("auto", found):
         raise DatasetError(f"data.layout = {layout!r} but {path} has the {found!r} layout")
+    voxel = check_spacing(spacing)
+    if voxel is not None and found == "raw":
+        raise DatasetError(
+            f"data.spacing is for ACDC's h5 copy; {path} has the raw layout, whose NIfTI headers give the "
+            "spacing (drop data.spacing)"
+        )
     reader = _load_h5 if found == "h5" else _load_raw
-    images, labels, groups, volumes = reader(path, image_size, evaluation)
+    images, labels, groups, volumes = reader(path, image_size, evaluation, voxel)
     if not images:
         raise DatasetError(f"{path}: no training slices found")
     return SegmentationData(
@@ -175,5 +192,5 @@ def load_acdc(
         pool_labels=np.stack(labels).astype(np.uint8),
         pool_groups=np.asarray(groups),
         test_volumes=volumes,
-        info={"root": str(path), "layout": found, "evaluation": evaluation},
+        info={"root": str(path), "layout": found, "evaluation": evaluation, "spacing": str(voxel)},
     )

@@ -1,11 +1,13 @@
 """On-disk cache of decoded, resampled datasets: decode volumes once, start later runs in seconds.
 
-A cache entry is a folder ``<cache_dir>/<name>-<key>/`` holding ``pool_images.npy`` and
-``pool_labels.npy`` (memory-mappable), ``volumes.npz`` (test volumes) and ``meta.json``. The
-key hashes the dataset name, every loader option (the root as an absolute path) and
-:data:`CACHE_VERSION`, so a change of resolution or split makes a new entry. An entry is
-written into a temporary folder and renamed into place, so an interrupted build leaves nothing
-half-written behind.
+A cache entry is a folder ``<cache_dir>/<name>-<key>-<files>/`` holding ``pool_images.npy`` and
+``pool_labels.npy`` (memory-mappable), ``volumes.npz`` (test volumes), ``meta.json`` and
+``files.json``. The key hashes the dataset name, every loader option (the root as an absolute
+path) and :data:`CACHE_VERSION`, so a change of resolution or split makes a new entry; ``files``
+hashes the sorted list of the files under the root (relative path, size, modification time), so
+an added, removed or edited case makes a new entry too, and the stale one is named and replaced
+(:func:`describe_change`). An entry is written into a temporary folder and renamed into place,
+so an interrupted build leaves nothing half-written behind.
 """
 
 from __future__ import annotations
@@ -21,10 +23,11 @@ from typing import Any
 
 import numpy as np
 
+from alstrategies.atomic import respect_umask
 from alstrategies.errors import DatasetError
 from alstrategies.types import SegmentationData, Volume
 
-CACHE_VERSION = 1
+CACHE_VERSION = 3  # 2: file listing in the key, NIfTI reorientation, slice axis 'auto'; 3: zoom edges
 CACHE_ENVIRONMENT_VARIABLE = "ALSTRATEGIES_CACHE"
 
 
@@ -41,12 +44,76 @@ def cache_key(name: str, options: dict[str, Any]) -> str:
     return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
-def entry_path(cache_dir: Path, name: str, options: dict[str, Any]) -> Path:
-    return cache_dir / f"{name}-{cache_key(name, options)}"
+#: One file of a dataset: (path relative to the root, size in bytes, modification time in ns).
+FileRecord = tuple[str, int, int]
 
 
-def save(data: SegmentationData, path: Path) -> Path:
-    """Write ``data`` atomically as the cache entry ``path``."""
+def file_listing(root: Path, skip: Path | None = None) -> list[FileRecord]:
+    """The files under ``root`` (hidden files and folders, and ``skip`` -- the cache itself when it
+    lies inside the root -- left out), sorted; an empty list when ``root`` is not a folder."""
+    root = Path(root).expanduser()
+    if not root.is_dir():
+        return []
+    skipped = skip.resolve() if skip is not None else None
+    records: list[FileRecord] = []
+    for folder, dirs, files in os.walk(root):
+        here = Path(folder)
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (here / d).resolve() != skipped)
+        for file in files:
+            if file.startswith("."):
+                continue
+            try:
+                stat = (here / file).stat()
+            except OSError:  # a broken link or a file removed while listing
+                continue
+            records.append(((here / file).relative_to(root).as_posix(), stat.st_size, stat.st_mtime_ns))
+    return sorted(records)
+
+
+def listing_key(listing: list[FileRecord]) -> str:
+    return hashlib.sha1(json.dumps(listing).encode()).hexdigest()[:12]
+
+
+def entry_path(
+    cache_dir: Path, name: str, options: dict[str, Any], listing: list[FileRecord] | None = None
+) -> Path:
+    """``<cache_dir>/<name>-<options key>[-<files key>]``."""
+    base = f"{name}-{cache_key(name, options)}"
+    return cache_dir / (base if listing is None else f"{base}-{listing_key(listing)}")
+
+
+def stale_entries(entry: Path) -> list[Path]:
+    """Complete entries of the same dataset and options as ``entry`` built from other files."""
+    base = entry.name.rsplit("-", 1)[0]
+    if not entry.parent.is_dir():
+        return []
+    return sorted(p for p in entry.parent.glob(f"{base}-*") if p != entry and p.is_dir() and is_complete(p))
+
+
+def read_listing(entry: Path) -> list[FileRecord] | None:
+    """The file listing an entry was built from (``None`` for an entry without one)."""
+    try:
+        return [tuple(record) for record in json.loads((entry / "files.json").read_text())]  # type: ignore[misc]
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def describe_change(old: list[FileRecord] | None, new: list[FileRecord]) -> str:
+    """``dataset files changed since the cached entry (N added, M removed, K modified): rebuilding``."""
+    if old is None:
+        return "dataset files changed since the cached entry (its file list is unknown): rebuilding"
+    before = {path: (size, mtime) for path, size, mtime in old}
+    after = {path: (size, mtime) for path, size, mtime in new}
+    added, removed = len(after.keys() - before.keys()), len(before.keys() - after.keys())
+    modified = sum(1 for path in after.keys() & before.keys() if after[path] != before[path])
+    return (
+        f"dataset files changed since the cached entry ({added} added, {removed} removed, "
+        f"{modified} modified): rebuilding"
+    )
+
+
+def save(data: SegmentationData, path: Path, listing: list[FileRecord] | None = None) -> Path:
+    """Write ``data`` (and the file ``listing`` it was built from) atomically as the entry ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
     try:
@@ -65,6 +132,9 @@ def save(data: SegmentationData, path: Path) -> Path:
             "info": {k: v for k, v in data.info.items() if isinstance(v, (str, int, float, bool))},
         }
         (staging / "meta.json").write_text(json.dumps(meta))
+        if listing is not None:
+            (staging / "files.json").write_text(json.dumps(listing))
+        respect_umask(staging, directory=True)  # mkdtemp's 0700 would lock out the cache's other users
         if path.exists():
             shutil.rmtree(path)
         os.replace(staging, path)

@@ -5,16 +5,19 @@ Every option is a plain TOML value under ``[data]`` (``name = "folder"``):
 - ``images``: a glob, relative to ``root``, of the image volumes (``.nii``, ``.nii.gz``, ``.h5``,
   ``.hdf5``). Files whose name starts with ``.`` (e.g. macOS ``._`` copies in the Medical
   Segmentation Decathlon archives) and files that are the label of another match are skipped.
-- ``labels``: the label file of each image, relative to ``root``, with the placeholders
-  ``{name}`` (the image's file name), ``{stem}`` (the file name without ``.nii.gz``/``.nii``/
-  ``.h5``/``.hdf5``) and ``{dir}`` (the image's folder relative to ``root``). Empty: the label is
-  in the image's own h5 file. The case name (pool group, test volume name) is the stem.
+- ``labels`` or ``pairing``: where each image's label is (:mod:`alstrategies.data.pairing`): a
+  template with ``{name}``, ``{stem}``, ``{dir}`` (empty: in the image's own h5 file), or a regex
+  rule ``{pattern = "image_(\\d+)", label = "label_\\1"}`` for ``image_N`` / ``label_N`` pairs.
+  The case name (pool group, test volume name) is the image's stem.
 - ``image_key``, ``label_key``: the h5 dataset names.
 - ``label_map``: stored label value -> class index (TOML keys are strings: ``{"200" = 2}``); a
   non-zero value that is not in the map is an error. Default: the values 0..len(class_names).
 - ``class_names``: the foreground class names (class ``i`` is ``class_names[i - 1]``).
-- ``slice_axis``: the array axis of the 2D slices; default the last for NIfTI (files are x, y, z,
-  as in ACDC) and the first for h5 (``D x H x W``, as in SSL4MIS).
+- ``reorient``: turn NIfTI volumes to RAS+ first (default true; :mod:`alstrategies.data.orientation`).
+- ``slice_axis``: the array axis of the 2D slices (after reorientation), or ``"auto"``: the axis
+  of the largest voxel size. Default: ``"auto"`` when the volume has a spacing, else 0 (h5).
+- ``spacing``: the voxel sizes (mm) of h5 volumes in their array axis order (h5 stores none).
+- ``channel``: the channel of 4D images (channels last) to segment.
 - ``test_cases`` / ``train_cases``: explicit case lists (a missing one is every other case);
   otherwise a seeded case split with ``test_fraction`` and ``split_seed``.
 - ``intensity``: ``"minmax"`` per volume (default), ``"window"`` (clip to ``window = [low,
@@ -26,159 +29,28 @@ Every option is a plain TOML value under ``[data]`` (``name = "folder"``):
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-
+from alstrategies.data import pairs as shared_pairs
 from alstrategies.data import volumes as shared
-from alstrategies.errors import DatasetError
+from alstrategies.data.labelmap import describe_label_map, parse_label_map
+from alstrategies.data.pairing import LabelRule, split_suffix
+from alstrategies.errors import ConfigError, DatasetError
 from alstrategies.types import SegmentationData
 
 ENVIRONMENT_VARIABLE = "ALSTRATEGIES_FOLDER_ROOT"
-NIFTI_SUFFIXES = (".nii.gz", ".nii")
-H5_SUFFIXES = (".h5", ".hdf5")
+NIFTI_SUFFIXES = shared_pairs.NIFTI_SUFFIXES
+H5_SUFFIXES = shared_pairs.H5_SUFFIXES
+DEFAULT_LABELS = "labelsTr/{name}"
 WHERE_TO_GET = (
     f"set data.root (or --data PATH, or {ENVIRONMENT_VARIABLE}) to the folder that holds your "
     "image/label volumes, and data.images / data.labels to their patterns"
 )
 
 
-def _split_suffix(name: str) -> tuple[str, str]:
-    for suffix in (*NIFTI_SUFFIXES, *H5_SUFFIXES):
-        if name.lower().endswith(suffix):
-            return name[: -len(suffix)], suffix
-    return name, ""
-
-
-def _label_map(label_map: Mapping[Any, Any] | None, num_classes: int) -> tuple[np.ndarray, np.ndarray]:
-    """(raw values, class indices) sorted by raw value; background 0 maps to 0 unless remapped."""
-    if label_map is None:
-        values = np.arange(num_classes)
-        return values, values.copy()
-    if not isinstance(label_map, Mapping):
-        raise DatasetError(f"data.label_map must be a table of value -> class index, got {label_map!r}")
-    pairs: dict[int, int] = {}
-    for key, index in label_map.items():
-        try:
-            raw = int(key)
-            if isinstance(key, float) and key != raw:
-                raise ValueError
-        except (TypeError, ValueError):
-            raise DatasetError(f"data.label_map key {key!r} is not an integer label value") from None
-        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < num_classes:
-            raise DatasetError(
-                f"data.label_map[{key!r}] = {index!r} is not a class index in 0..{num_classes - 1} "
-                f"(class_names has {num_classes - 1} foreground classes)"
-            )
-        if raw in pairs and pairs[raw] != index:
-            raise DatasetError(f"data.label_map maps the value {raw} twice")
-        pairs[raw] = index
-    pairs.setdefault(0, 0)
-    values = np.asarray(sorted(pairs), dtype=np.int64)
-    return values, np.asarray([pairs[v] for v in values.tolist()], dtype=np.int64)
-
-
-def _apply_map(raw: np.ndarray, values: np.ndarray, classes: np.ndarray, source: Path) -> np.ndarray:
-    found = shared.unique_values(raw)
-    unknown = np.setdiff1d(found, values)
-    if unknown.size:
-        raise DatasetError(
-            f"{source}: label values {unknown.tolist()} are not in data.label_map (found "
-            f"{found.tolist()}, declared {values.tolist()})"
-        )
-    mapped = np.zeros(raw.shape, np.uint8)
-    for value, index in zip(values.tolist(), classes.tolist(), strict=True):
-        if index and value in found:
-            mapped[raw == value] = index
-    return mapped
-
-
-class _Reader:
-    """Reads one case: image, mapped labels and spacing, slices first."""
-
-    def __init__(
-        self,
-        root: Path,
-        labels: str,
-        image_key: str,
-        label_key: str,
-        slice_axis: int | None,
-        intensity: str,
-        window: Sequence[float] | None,
-        values: np.ndarray,
-        classes: np.ndarray,
-    ) -> None:
-        self.root, self.labels = root, labels
-        self.image_key, self.label_key = image_key, label_key
-        self.slice_axis, self.intensity, self.window = slice_axis, intensity, window
-        self.values, self.classes = values, classes
-
-    def label_path(self, image: Path) -> Path | None:
-        if not self.labels:
-            return None
-        stem, _ = _split_suffix(image.name)
-        folder = image.parent.relative_to(self.root).as_posix()
-        try:
-            relative = self.labels.format(name=image.name, stem=stem, dir=folder)
-        except (KeyError, IndexError, ValueError) as error:
-            raise DatasetError(
-                f"data.labels = {self.labels!r} has an unknown placeholder {error}; use {{name}}, "
-                "{stem} or {dir}"
-            ) from None
-        return self.root / relative
-
-    def _read(self, path: Path, key: str, is_label: bool) -> tuple[np.ndarray, shared.Spacing | None, int]:
-        if path.name.lower().endswith(NIFTI_SUFFIXES):
-            array, spacing = shared.read_nifti(path, None if is_label else np.float32)
-            return array, spacing, -1
-        if path.name.lower().endswith(H5_SUFFIXES):
-            array = shared.read_h5(path, key, None)[key]
-            if array.ndim != 3:
-                raise DatasetError(f"{path}: key {key!r} holds shape {array.shape}, expected a 3D volume")
-            if not is_label:
-                array = array.astype(np.float32)
-            return array, None, 0
-        raise DatasetError(
-            f"{path}: unsupported file type (expected {', '.join(NIFTI_SUFFIXES + H5_SUFFIXES)})"
-        )
-
-    def read(self, image_path: Path) -> tuple[np.ndarray, np.ndarray, shared.Spacing | None]:
-        label_path = self.label_path(image_path)
-        image, spacing, default_axis = self._read(image_path, self.image_key, False)
-        if label_path is None:
-            if not image_path.name.lower().endswith(H5_SUFFIXES):
-                raise DatasetError(
-                    f"{image_path}: data.labels is empty, which only works for h5 files holding "
-                    f"both {self.image_key!r} and {self.label_key!r}; set data.labels (e.g. "
-                    "'labelsTr/{name}')"
-                )
-            label_path = image_path
-        elif not label_path.is_file():
-            raise DatasetError(
-                f"{label_path} (the label of {image_path} by data.labels = {self.labels!r}) is missing"
-            )
-        raw, _, _ = self._read(label_path, self.label_key, True)
-        if image.shape != raw.shape:
-            raise DatasetError(
-                f"{label_path}: label shape {raw.shape} differs from the image shape {image.shape} "
-                f"of {image_path}"
-            )
-        if not np.isfinite(image).all():
-            raise DatasetError(f"{image_path}: image contains NaN or infinite intensities")
-        label = _apply_map(shared.integer_labels(raw, label_path), self.values, self.classes, label_path)
-        axis = default_axis if self.slice_axis is None else self.slice_axis
-        image, spacing = shared.to_slices(image, spacing, axis)
-        label, _ = shared.to_slices(label, None, axis)
-        if self.intensity == "minmax":
-            image = shared.normalise_minmax(image)
-        elif self.intensity == "window":
-            image = shared.normalise_window(image, float(self.window[0]), float(self.window[1]))
-        return np.ascontiguousarray(image, np.float32), np.ascontiguousarray(label), spacing
-
-
-def _find_images(root: Path, images: str, reader: _Reader) -> dict[str, Path]:
+def find_pairs(root: Path, images: str, rule: LabelRule) -> dict[str, tuple[Path, Path | None]]:
+    """Case name -> (image, label) of the files that ``images`` matches under ``root``."""
     if not images:
         raise DatasetError("data.images must be a glob of the image volumes, e.g. 'imagesTr/*.nii.gz'")
     if not any(root.iterdir()):
@@ -186,20 +58,26 @@ def _find_images(root: Path, images: str, reader: _Reader) -> dict[str, Path]:
     matches = [p for p in sorted(root.glob(images)) if p.is_file() and not p.name.startswith(".")]
     if not matches:
         raise DatasetError(f"data.images = {images!r} matches no file under {root}")
-    label_files = {reader.label_path(p) for p in matches} - {None}
-    cases: dict[str, Path] = {}
+    labels_of = {p: rule.label_of(p) for p in matches}
+    label_files = set(labels_of.values()) - {None}
+    cases: dict[str, tuple[Path, Path | None]] = {}
     for path in matches:
         if path in label_files:
             continue  # a label that the images glob also matched
-        stem, suffix = _split_suffix(path.name)
+        stem, suffix = split_suffix(path.name)
         if not suffix:
             raise DatasetError(
                 f"{path} (matched by data.images = {images!r}) is not a NIfTI or h5 file "
                 f"(expected {', '.join(NIFTI_SUFFIXES + H5_SUFFIXES)})"
             )
+        if not rule.applies_to(path):
+            raise DatasetError(
+                f"{path} (matched by data.images = {images!r}) does not match {rule.describe()} and is "
+                "no image's label: narrow data.images or widen the pattern"
+            )
         if stem in cases:
-            raise DatasetError(f"two images have the case name {stem!r}: {cases[stem]} and {path}")
-        cases[stem] = path
+            raise DatasetError(f"two images have the case name {stem!r}: {cases[stem][0]} and {path}")
+        cases[stem] = (path, labels_of[path])
     if not cases:
         raise DatasetError(f"data.images = {images!r} matches only label files under {root}")
     return cases
@@ -208,12 +86,16 @@ def _find_images(root: Path, images: str, reader: _Reader) -> dict[str, Path]:
 def load_folder(
     root: str = "",
     images: str = "imagesTr/*.nii.gz",
-    labels: str = "labelsTr/{name}",
+    labels: str = DEFAULT_LABELS,
+    pairing: dict | None = None,
     class_names: list[str] | None = None,
     label_map: dict | None = None,
     image_key: str = "image",
     label_key: str = "label",
-    slice_axis: int | None = None,
+    reorient: bool = True,
+    slice_axis: int | str | None = None,
+    spacing: list[float] | None = None,
+    channel: int | None = None,
     test_cases: list[str] | None = None,
     train_cases: list[str] | None = None,
     test_fraction: float = 0.2,
@@ -226,50 +108,56 @@ def load_folder(
     """Any folder of NIfTI or h5 image/label volumes with a label-value map (your own data).
 
     See the module docstring for the options; ``root`` defaults to ``$ALSTRATEGIES_FOLDER_ROOT``.
-    The pool is the 2D slices of the training cases along ``slice_axis`` at ``image_size``; the
-    test cases are evaluated as volumes with labels at their original resolution and, for NIfTI,
-    the header's voxel spacing.
+    The pool is the 2D slices of the training cases along the slice axis at ``image_size``; the
+    test cases are evaluated as volumes with labels at their original resolution and their voxel
+    spacing (the NIfTI header's, or ``spacing`` for h5).
     """
     if class_names is None:
         raise DatasetError('data.class_names is required for the folder dataset, e.g. ["RV", "MYO", "LV"]')
     if isinstance(class_names, str) or not class_names or not all(isinstance(n, str) for n in class_names):
         raise DatasetError(f"data.class_names must be a non-empty list of names, got {class_names!r}")
-    if window is not None and intensity == "minmax":
-        intensity = "window"  # the default intensity with a window: the window
-    if intensity not in ("minmax", "window", "none"):
-        raise DatasetError(f"data.intensity must be 'minmax', 'window' or 'none', got {intensity!r}")
-    if intensity == "window" and (
-        window is None
-        or isinstance(window, str)
-        or len(window) != 2
-        or not float(window[1]) > float(window[0])
-    ):
-        raise DatasetError(f"data.intensity = 'window' needs data.window = [low, high], got {window!r}")
-    if intensity == "none" and window is not None:
-        raise DatasetError("data.window is set but data.intensity = 'none'; drop one of them")
-    if slice_axis is not None and (isinstance(slice_axis, bool) or slice_axis not in (-3, -2, -1, 0, 1, 2)):
-        raise DatasetError(f"data.slice_axis must be 0, 1, 2 or -1, got {slice_axis!r}")
+    if pairing is not None and labels != DEFAULT_LABELS:
+        raise ConfigError(
+            f"data.labels = {labels!r} and data.pairing are both set: give one of them (pairing derives "
+            "the label path from the image path)"
+        )
+    intensity = shared_pairs.check_intensity(intensity, window)
     if not 0.0 <= empty_slice_fraction <= 1.0:
         raise DatasetError(f"data.empty_slice_fraction must be between 0 and 1, got {empty_slice_fraction}")
     shared.check_image_size(image_size)
-    values, classes = _label_map(label_map, len(class_names) + 1)
+    values, classes = parse_label_map(label_map, len(class_names) + 1)
+    reader = shared_pairs.PairReader(
+        values,
+        classes,
+        image_key=image_key,
+        label_key=label_key,
+        slice_axis=slice_axis,
+        reorient=reorient,
+        spacing=shared_pairs.check_spacing(spacing),
+        channel=channel,
+        intensity=intensity,
+        window=window,
+        describe_labels="data.labels",
+    )
+    rule = LabelRule.from_options(Path("."), labels, pairing)  # a malformed rule fails before the files
     path = shared.resolve_root(root, "dataset", ENVIRONMENT_VARIABLE, WHERE_TO_GET)
-    reader = _Reader(path, labels, image_key, label_key, slice_axis, intensity, window, values, classes)
-    cases = _find_images(path, images, reader)
-    if test_cases is not None or train_cases is not None:
-        train, test = shared.choose_cases(cases, train_cases, test_cases, f"{path} ({images})")
-    else:
-        train, test = shared.split_cases(list(cases), test_fraction, split_seed)
-
-    return shared.case_volumes_data(
+    rule = replace(rule, root=path)
+    reader = replace(reader, describe_labels=rule.describe())
+    cases = find_pairs(path, images, rule)
+    train, test = shared_pairs.split(
+        list(cases), train_cases, test_cases, test_fraction, split_seed, f"{path} ({images})"
+    )
+    return shared_pairs.build(
         "folder",
         class_names,
-        lambda name: reader.read(cases[name]),
+        cases,
+        reader,
         train,
         test,
+        root=path,
         image_size=image_size,
         empty_slice_fraction=empty_slice_fraction,
-        seed=split_seed,
-        root=path,
-        info={"root": str(path), "images": images, "train_cases": len(train), "test_cases": len(test)},
+        split_seed=split_seed,
+        info={"root": str(path), "images": images},
+        describe_class=describe_label_map(values, classes),
     )

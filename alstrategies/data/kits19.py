@@ -93,6 +93,8 @@ def read_case(folder: Path, hu_min: float, hu_max: float) -> tuple[np.ndarray, n
     """``D x H x W`` windowed image in [0, 1], raw labels (0, 1, 2) and spacing (z, y, x) in mm."""
     image, spacing = shared.read_nifti(folder / IMAGING, np.float32)
     raw, _ = shared.read_nifti(folder / SEGMENTATION)
+    if not np.isfinite(image).all():  # named here: check_arrays would name the segmentation
+        raise DatasetError(f"{folder / IMAGING}: image contains NaN or infinite intensities")
     label = shared.integer_labels(raw, folder / SEGMENTATION)
     shared.check_arrays(image, label, folder / SEGMENTATION, (0, 1, 2))
     return shared.normalise_window(image, hu_min, hu_max), label.astype(np.uint8), spacing

@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 from scipy import ndimage
-from tqdm.auto import tqdm
 
+from alstrategies.data import nifti
+from alstrategies.data.bars import bar
 from alstrategies.errors import DatasetError
 from alstrategies.types import SegmentationData, Volume
 
@@ -67,23 +68,10 @@ def read_nifti(path: Path, dtype: type | None = None) -> tuple[np.ndarray, Spaci
 
     ``dtype`` (e.g. ``np.float32``) reads scaled intensities in that type; ``None`` keeps the
     stored values (for labels). Trailing singleton axes beyond three are dropped; any other
-    shape than 3D is an error.
+    shape than 3D is an error. See :func:`alstrategies.data.nifti.read_nifti` for reorientation
+    and channels.
     """
-    import nibabel
-
-    if not path.is_file():
-        raise DatasetError(f"{path} is missing")
-    try:
-        volume = nibabel.load(str(path))
-        array = volume.get_fdata(dtype=dtype) if dtype is not None else np.asarray(volume.dataobj)
-    except Exception as error:  # nibabel raises several types for corrupt or truncated files
-        raise DatasetError(f"{path} is corrupt or truncated ({error})") from None
-    while array.ndim > 3 and array.shape[-1] == 1:
-        array = array[..., 0]
-    if array.ndim != 3:
-        raise DatasetError(f"{path}: expected a 3D volume, got an array of shape {array.shape}")
-    zooms = tuple(float(z) for z in volume.header.get_zooms()[:3])
-    return array, zooms  # type: ignore[return-value]
+    return nifti.read_nifti(path, dtype)
 
 
 def read_h5(path: Path, image_key: str = "image", label_key: str | None = "label") -> dict[str, np.ndarray]:
@@ -135,12 +123,14 @@ def integer_labels(raw: np.ndarray, source: Path | str) -> np.ndarray:
 
 
 def zoom_slices(stack: np.ndarray, size: int, order: int) -> np.ndarray:
-    """Zoom every slice of ``D x H x W`` to ``D x size x size`` (order 1 images, 0 labels)."""
+    """Zoom every slice of ``D x H x W`` to ``D x size x size`` (order 1 images, 0 labels), corners
+    aligned (``grid_mode=False``, the convention evaluation resamples back with). Samples that
+    rounding puts a hair outside the slice take the edge value (``mode="nearest"``), not 0."""
     depth, height, width = stack.shape
     if (height, width) == (size, size):
         return stack.copy()
     factors = (1.0, size / height, size / width)
-    zoomed = ndimage.zoom(stack, factors, order=order, grid_mode=False)
+    zoomed = ndimage.zoom(stack, factors, order=order, grid_mode=False, mode="nearest")
     return zoomed.astype(stack.dtype, copy=False)
 
 
@@ -215,7 +205,7 @@ def case_volumes_data(
     prefix = f"{progress} " if progress else ""
     pool_images, pool_labels, groups = [], [], []
     rng = np.random.default_rng(seed)
-    for case in tqdm(train, desc=f"{prefix}training cases", unit="case"):
+    for case in bar(train, desc=f"{prefix}training cases", unit="case"):
         image, label, _ = read(case)
         keep = keep_slices(label, empty_slice_fraction, rng)
         pool_images.append(zoom_slices(image[keep], image_size, 1))
@@ -223,7 +213,7 @@ def case_volumes_data(
         groups.extend([case] * keep.size)
         del image, label  # CT volumes are large: free one before reading the next
     volumes = []
-    for case in tqdm(held_out, desc=f"{prefix}{held_out_kind} cases", unit="case"):
+    for case in bar(held_out, desc=f"{prefix}{held_out_kind} cases", unit="case"):
         image, label, spacing = read(case)
         volumes.append(Volume(case, zoom_slices(image, image_size, 1), label, spacing))
     if not groups:

@@ -1,14 +1,15 @@
 """Monte-Carlo dropout: T stochastic forward passes with only the dropout modules in train mode.
 
-The machinery behind Mean STD (``baselines/mean_std.py``), for any strategy that needs several
-stochastic passes per image (MC-dropout BALD, variation ratios, ...). :class:`MCDropoutSampler`
-puts a model in MC-dropout mode (:func:`mc_dropout`: BatchNorm and everything else stay in eval
-mode; ``model.train()`` would be the classic bug), seeds the masks and runs, for one batch of
-images, ``passes`` forward passes whose softmax it hands to the caller one pass at a time
-(:meth:`MCDropoutSampler.passes`) or to a streaming :class:`PassAccumulator`
-(:meth:`MCDropoutSampler.accumulate`; :class:`WelfordMoments` keeps the running mean and
-squared deviations). Only one pass's softmax is alive at a time, so ``pool x C x H x W x T``
-is never materialised: memory is ``O(batch x C x H x W)`` whatever the number of passes.
+The machinery behind Mean STD (``baselines/mean_std.py``) and BALD (``baselines/bald.py``), for
+any strategy that needs several stochastic passes per image (variation ratios, ...).
+:class:`MCDropoutSampler` puts a model in MC-dropout mode (:func:`mc_dropout`: BatchNorm and
+everything else stay in eval mode; ``model.train()`` would be the classic bug), seeds the masks
+and runs, for one batch of images, ``passes`` forward passes whose softmax it hands to the
+caller one pass at a time (:meth:`MCDropoutSampler.passes`) or to a streaming
+:class:`PassAccumulator` (:meth:`MCDropoutSampler.accumulate`; :class:`WelfordMoments` keeps the
+running mean and squared deviations, :class:`EntropySums` the running sums of the softmax and of
+its entropy). Only one pass's softmax is alive at a time, so ``pool x C x H x W x T`` is never
+materialised: memory is ``O(batch x C x H x W)`` whatever the number of passes.
 
 On the CPU three exact shortcuts keep a stochastic pass within a few percent of an eval-mode
 pass (docs/baselines.md, "Mean STD"):
@@ -35,7 +36,8 @@ The modules of the package, one concept each (everything is re-exported here):
 - :mod:`~alstrategies.mc_dropout.workspace`: :func:`mapped_empty` and :class:`Workspace`;
 - :mod:`~alstrategies.mc_dropout.prefixes`: :data:`DETERMINISTIC_TYPES` and
   :func:`cached_prefixes`;
-- :mod:`~alstrategies.mc_dropout.moments`: :class:`PassAccumulator` and :class:`WelfordMoments`;
+- :mod:`~alstrategies.mc_dropout.moments`: :class:`PassAccumulator`, :class:`WelfordMoments` and
+  :class:`EntropySums`;
 - :mod:`~alstrategies.mc_dropout.sampler`: :class:`MCDropoutSampler`.
 """
 
@@ -46,7 +48,7 @@ from alstrategies.mc_dropout.masks import _MAX_CALLS_PER_PASS as _MAX_CALLS_PER_
 from alstrategies.mc_dropout.masks import DropoutMasks, dropout_scale, fast_dropout
 from alstrategies.mc_dropout.masks import _fast_forward as _fast_forward
 from alstrategies.mc_dropout.mode import DROPOUT_TYPES, mc_dropout
-from alstrategies.mc_dropout.moments import PassAccumulator, WelfordMoments
+from alstrategies.mc_dropout.moments import EntropySums, PassAccumulator, WelfordMoments
 from alstrategies.mc_dropout.prefixes import DETERMINISTIC_TYPES, cached_prefixes
 from alstrategies.mc_dropout.prefixes import _cached_forward as _cached_forward
 from alstrategies.mc_dropout.prefixes import _deterministic as _deterministic
@@ -58,6 +60,7 @@ __all__ = [
     "DROPOUT_TYPES",
     "A",
     "DropoutMasks",
+    "EntropySums",
     "MCDropoutSampler",
     "PassAccumulator",
     "WelfordMoments",

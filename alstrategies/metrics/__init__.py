@@ -10,6 +10,7 @@ metric is one module that calls :func:`register_metric` plus its import below (s
 from alstrategies.metrics.base import (
     DEFAULT_METRICS,
     METRICS,
+    UNIT_NOT_RECORDED,
     Metric,
     MetricFunction,
     column_label,
@@ -21,12 +22,12 @@ from alstrategies.metrics.base import (
     unregister_metric,
 )
 from alstrategies.metrics.surface import surface_distances, surface_mask
-from alstrategies.metrics.volume import volume_metrics
+from alstrategies.metrics.volume import class_misses, volume_metrics
 
 # Each import registers its metric: import order = registration order = column order.
 # isort: off
 from alstrategies.metrics.dice import DICE, dice_score
-from alstrategies.metrics.hausdorff import HD95, hausdorff_distance
+from alstrategies.metrics.hausdorff import HD95, hausdorff_distance, hd95_with_misses, volume_diagonal
 from alstrategies.metrics.surface_dice import SURFACE_DICE, surface_dice
 
 # isort: on
@@ -37,12 +38,15 @@ __all__ = [
     "HD95",
     "METRICS",
     "SURFACE_DICE",
+    "UNIT_NOT_RECORDED",
     "Metric",
     "MetricFunction",
+    "class_misses",
     "column_label",
     "dice_score",
     "get_metric",
     "hausdorff_distance",
+    "hd95_with_misses",
     "metric_of_column",
     "nanmean_or_nan",
     "register_metric",
@@ -51,5 +55,6 @@ __all__ = [
     "surface_distances",
     "surface_mask",
     "unregister_metric",
+    "volume_diagonal",
     "volume_metrics",
 ]

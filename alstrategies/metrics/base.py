@@ -20,6 +20,7 @@ import numpy as np
 __all__ = [
     "DEFAULT_METRICS",
     "METRICS",
+    "UNIT_NOT_RECORDED",
     "Metric",
     "MetricFunction",
     "column_label",
@@ -60,6 +61,8 @@ RESERVED_NAMES = frozenset(
         "torch_threads",
     }
 )
+#: What titles say of a dataset-dependent unit (HD95) that a run did not record.
+UNIT_NOT_RECORDED = "unit not recorded"
 _NAME = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")
 
 
@@ -71,9 +74,10 @@ class Metric:
     over the declared default ``options``. Tables show ``value * scale`` with ``decimals``, the
     best per column being the highest (``higher_is_better``) or the lowest. ``label`` is the display
     name ("Dice"); ``unit`` the display unit after scaling; it appears in table titles as
-    ``" (unit)"`` only when ``unit_in_title`` (HD95's unit depends on the dataset's spacing, so its
-    titles carry none). ``heading`` and ``note`` are the first line and the explanation of the
-    metric's table file (defaults are built from the label)."""
+    ``" (unit)"`` only when ``unit_in_title``; otherwise the unit depends on the dataset (HD95: mm
+    or voxels) and titles show the unit the run recorded (:meth:`unit_suffix`). ``heading`` and
+    ``note`` are the first line and the explanation of the metric's table file (defaults are built
+    from the label); ``{unit}`` in ``heading`` becomes :meth:`unit_suffix`."""
 
     name: str
     function: MetricFunction
@@ -103,13 +107,26 @@ class Metric:
         """``" (%)"`` for a metric in percent; empty when the title shows no unit."""
         return f" ({self.unit})" if self.unit and self.unit_in_title else ""
 
+    def unit_suffix(self, recorded: str | None = None) -> str:
+        """``" (unit)"`` for titles: :attr:`title_unit` when ``unit_in_title``; otherwise the unit
+        the run recorded (``" (mm)"``), ``" (unit not recorded)"`` when ``recorded`` is None."""
+        if self.unit_in_title:
+            return self.title_unit
+        return f" ({recorded or UNIT_NOT_RECORDED})"
+
+    def heading_for(self, recorded: str | None = None) -> str:
+        """First line (``#`` heading) of ``<name>_table.md``, with the ``recorded`` unit where the
+        unit depends on the dataset."""
+        unit = self.unit_suffix(recorded)
+        if self.heading:
+            return self.heading.replace("{unit}", unit)
+        better = "higher" if self.higher_is_better else "lower"
+        return f"Mean {self.label}{unit} on the test volumes, mean ± std over seeds ({better} is better)"
+
     @property
     def table_heading(self) -> str:
-        """First line (``#`` heading) of ``<name>_table.md``."""
-        if self.heading:
-            return self.heading
-        better = "higher" if self.higher_is_better else "lower"
-        return f"Mean {self.label}{self.title_unit} on the test volumes, mean ± std over seeds ({better} is better)"
+        """:meth:`heading_for` without a recorded unit."""
+        return self.heading_for(None)
 
     def __call__(
         self, pred_mask: np.ndarray, target_mask: np.ndarray, spacing: Sequence[float] | None, **options: Any
@@ -158,14 +175,24 @@ def get_metric(name: str) -> Metric:
         raise KeyError(f"unknown metric {name!r}; registered: {', '.join(METRICS)}") from None
 
 
+#: Suffixes of a metric's companion columns in results.csv, which hold no value of the metric:
+#: ``<name>_unit`` (the unit of its values) and ``<name>_misses_<class>`` (miss counts, HD95).
+COMPANION_UNIT = "unit"
+COMPANION_MISSES = "misses"
+
+
 def metric_of_column(column: str) -> tuple[Metric, str] | None:
     """The registered metric of a results.csv column and the class it is of: ``"dice"`` ->
-    ``(DICE, "")``, ``"hd95_LV"`` -> ``(HD95, "LV")``; None for a column of no metric."""
+    ``(DICE, "")``, ``"hd95_LV"`` -> ``(HD95, "LV")``; None for a column of no metric, and for a
+    companion column (``hd95_unit``, ``hd95_misses_LV``)."""
     if column in METRICS:
         return METRICS[column], ""
     for name, metric in METRICS.items():
         if column.startswith(name + "_"):
-            return metric, column.removeprefix(name + "_")
+            rest = column.removeprefix(name + "_")
+            if rest == COMPANION_UNIT or rest.startswith(COMPANION_MISSES + "_"):
+                return None
+            return metric, rest
     return None
 
 

@@ -2,7 +2,10 @@
 
 Distances are measured between the surface voxels of the two masks (see
 :mod:`alstrategies.metrics.surface`), in the unit of the voxel spacing (mm when the dataset
-has one, voxels otherwise).
+has one, voxels otherwise). The registered HD95 gives a structure that the prediction misses
+(present in the label only) or invents (present in the prediction only) the diagonal of the
+volume in the same unit (:func:`volume_diagonal`), never a NaN that would drop it from the
+means; both masks empty stays NaN (undefined, excluded). See ``docs/reports.md`` (*HD95*).
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ import numpy as np
 from alstrategies.metrics.base import Metric, as_bool, check_shapes, register_metric, resolve_spacing
 from alstrategies.metrics.surface import surface_distances
 
-__all__ = ["HD95", "hausdorff_distance"]
+__all__ = ["HD95", "hausdorff_distance", "hd95_with_misses", "volume_diagonal"]
 
 
 def hausdorff_distance(
@@ -45,11 +48,36 @@ def hausdorff_distance(
     return float(np.percentile(pooled, percentile))
 
 
+def volume_diagonal(shape: Sequence[int], spacing: Sequence[float] | None = None) -> float:
+    """``sqrt(sum((shape_i * spacing_i)^2))``: the diagonal of the volume, in the unit of the
+    spacing (voxels without one)."""
+    sp = resolve_spacing(spacing, len(shape))
+    return float(np.sqrt(np.sum((np.asarray(shape, dtype=np.float64) * sp) ** 2)))
+
+
+def hd95_with_misses(
+    pred_mask: np.ndarray,
+    target_mask: np.ndarray,
+    spacing: Sequence[float] | None = None,
+    percentile: float = 95,
+) -> float:
+    """:func:`hausdorff_distance`, except that a structure present in exactly one of the two masks
+    (missed or invented) gets :func:`volume_diagonal` of the masks' shape; NaN when both are
+    empty."""
+    a = as_bool(pred_mask)
+    b = as_bool(target_mask)
+    check_shapes(a, b)
+    distance = hausdorff_distance(a, b, percentile=percentile, spacing=spacing)
+    if bool(a.any()) != bool(b.any()):
+        return volume_diagonal(a.shape, spacing)
+    return distance
+
+
 def _hd(
     pred_mask: np.ndarray, target_mask: np.ndarray, spacing: Sequence[float] | None, percentile: float = 95
 ) -> float:
-    """:func:`hausdorff_distance` as a registry function."""
-    return hausdorff_distance(pred_mask, target_mask, percentile=percentile, spacing=spacing)
+    """:func:`hd95_with_misses` as a registry function."""
+    return hd95_with_misses(pred_mask, target_mask, spacing, percentile=percentile)
 
 
 HD95 = register_metric(
@@ -60,13 +88,13 @@ HD95 = register_metric(
         scale=1.0,
         unit="mm or voxels",
         label="HD95",
-        unit_in_title=False,  # the unit depends on the dataset's spacing
+        unit_in_title=False,  # the unit depends on the dataset's spacing: recorded as hd95_unit
         options={"percentile": 95},
-        heading="HD95 on the test volumes, mean ± std over seeds (lower is better)",
+        heading="HD95{unit} on the test volumes, mean ± std over seeds (lower is better)",
         note=(
-            "HD95 in pixels, or mm where the dataset has a spacing (medpy's surface definition), "
-            "averaged over the seeds where it is defined (n_seeds in hd95_table.csv). "
-            "Lowest mean per column in bold."
+            "HD95 with medpy's surface definition, 3D per volume, averaged over classes, then volumes. "
+            "A structure that the prediction misses (or invents) counts as the diagonal of its volume "
+            "in the same unit; a class absent from both is left out. Lowest mean per column in bold."
         ),
     )
 )

@@ -1,4 +1,5 @@
-"""Every requested registered metric of every foreground class of an integer label volume."""
+"""Every requested registered metric of every foreground class of an integer label volume, and
+which classes the prediction misses or invents."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import numpy as np
 
 from alstrategies.metrics.base import DEFAULT_METRICS, check_shapes, resolve_metrics, resolve_spacing
 
-__all__ = ["volume_metrics"]
+__all__ = ["class_misses", "volume_metrics"]
 
 
 def volume_metrics(
@@ -42,3 +43,17 @@ def volume_metrics(
         for metric, kwargs in chosen:
             out[metric.name][cls - 1] = metric(pm, tm, spacing, **kwargs)
     return out
+
+
+def class_misses(pred: np.ndarray, target: np.ndarray, num_classes: int) -> np.ndarray:
+    """``(num_classes-1,)`` booleans: per foreground class ``1..num_classes-1``, whether it is
+    present in exactly one of ``pred`` and ``target`` (missed: label only; invented: prediction
+    only). These are the classes whose HD95 is the volume's diagonal."""
+    p = np.asarray(pred)
+    t = np.asarray(target)
+    check_shapes(p, t)
+    if num_classes < 1:
+        raise ValueError(f"num_classes must be >= 1, got {num_classes}")
+    in_pred = np.isin(np.arange(1, num_classes), p)
+    in_target = np.isin(np.arange(1, num_classes), t)
+    return in_pred != in_target

@@ -28,7 +28,7 @@ def build_model(
     """A seeded network: backbone ``model.backbone`` of width ``model.width`` with ``model.heads``.
 
     ``heads = "plain"`` gives backbone + 1x1 head; ``"sbc"`` gives SBCNet (SFP + ASR, with
-    ``model.asr`` and ``model.distance_prior``; 0 keeps PyTorch's default SFP bias).
+    ``model.asr``, ``model.distance_prior`` and ``model.distance_classes`` (C or F distance maps); 0 keeps PyTorch's default SFP bias).
     """
     if seed is not None:
         with torch.random.fork_rng(devices=[]):  # seeded init without touching the global RNG
@@ -41,7 +41,13 @@ def build_model(
     if model.heads == "sbc":
         from alstrategies.sbcal.network import SBCNet
 
-        return SBCNet(backbone, num_classes, asr=model.asr, distance_prior=model.distance_prior or None)
+        return SBCNet(
+            backbone,
+            num_classes,
+            asr=model.asr,
+            distance_prior=model.distance_prior or None,
+            distance_classes=model.distance_classes,
+        )
     raise ConfigError(f"model.heads = {model.heads!r} is not one of {HEADS}")
 
 

@@ -9,7 +9,11 @@ from alstrategies.types import ModelOutput
 
 
 class SegmentationNet(nn.Module):
-    """Backbone + 1x1 head; ``logits`` equal ``coarse_logits`` and there is no distance map."""
+    """Backbone + 1x1 head; ``logits`` equal ``coarse_logits`` and there is no distance map.
+
+    ``features`` are the pooled bottleneck (``B x 16c``), ``head_features`` the decoder output
+    that :meth:`final_head` maps to the logits.
+    """
 
     def __init__(self, backbone: nn.Module, num_classes: int) -> None:
         super().__init__()
@@ -20,7 +24,16 @@ class SegmentationNet(nn.Module):
     def forward(self, x: torch.Tensor) -> ModelOutput:
         features = self.backbone(x)
         logits = self.head(features.decoder)
-        return ModelOutput(logits=logits, coarse_logits=logits, features=features.decoder)
+        return ModelOutput(
+            logits=logits,
+            coarse_logits=logits,
+            features=features.pooled_bottleneck(),
+            head_features=features.decoder,
+        )
+
+    def final_head(self) -> nn.Conv2d:
+        """The 1x1 conv that turns ``ModelOutput.head_features`` into ``ModelOutput.logits``."""
+        return self.head
 
     def parameter_groups(self, lr: float, sfp_lr: float) -> list[dict]:
         """One group: every parameter trains at ``lr`` (``sfp_lr`` is unused here)."""

@@ -17,6 +17,14 @@ class BackboneFeatures:
     encoder: list[torch.Tensor]
     decoder: torch.Tensor
 
+    def pooled_bottleneck(self) -> torch.Tensor:
+        """``B x D`` float32: the deepest encoder level averaged over its pixels (global pooling).
+
+        This is :attr:`ModelOutput.features <alstrategies.types.ModelOutput.features>`, the image
+        embedding of the diversity strategies; it costs one mean over an ``H/16 x W/16`` map.
+        """
+        return self.encoder[-1].float().mean(dim=(2, 3))
+
 
 class UNetEncoder(nn.Module):
     """Five ConvBlocks separated by 2x2 max pooling, with dropout growing with depth."""

@@ -1,58 +1,58 @@
 """Qualitative figures from prediction snapshots (paper Figs. 2 and 3).
 
-``qualitative.png``: one row per test slice; columns: the image, the ground truth, then each
-strategy's prediction at one budget and seed, as label overlays with a fixed colour per class
-and the slice's Dice (mean over the foreground classes present in the ground truth or the
+``qualitative.png``: one row per test slice (named by volume and slice); columns: the image, the
+ground truth, then each strategy's prediction at one budget and seed, as label overlays in the
+colour-blind-safe class palette (:data:`~alstrategies.report.palette.CLASS_COLORS`) and the
+slice's Dice ("Dice 87.3 %": mean over the foreground classes present in the ground truth or the
 prediction) in the corner.
 
-``sbcal_outputs.png``: for the ``sbc_al`` snapshot at the same budget and seed, per slice the
-image, the ground truth, the SFP distance output (maximum over the class channels), the coarse
-and the refined (ASR) prediction; below, the pool images with the highest and the lowest
-consistency score (CS) with their scores.
+``sbcal_outputs.png``: for the ``sbc_al`` snapshot at the same budget and seed, two labelled
+blocks. *Test slices*: per slice the image, the ground truth, the SFP distance output (maximum
+over the foreground channels, one colour bar), the coarse and the refined (ASR) prediction.
+*Pool images*: the pool images with the highest and with the lowest consistency score (CS), each
+titled with its score; the block title says so when all the scores are equal.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
-from matplotlib.colors import to_rgb
-from matplotlib.figure import Figure
+from matplotlib.figure import Figure, SubFigure
+from matplotlib.image import AxesImage
 from matplotlib.patches import Patch
 
 from alstrategies.errors import ConfigError
+from alstrategies.report.budget_choice import parse_budget, resolve_budget, round_of
 from alstrategies.report.io import save_figure
+from alstrategies.report.palette import CLASS_COLORS, class_color
 from alstrategies.report.snapshots import SnapshotError, load_snapshot, snapshot_path
 from alstrategies.report.tables import budget_label
 
 __all__ = [
     "CLASS_COLORS",
     "SBCAL_STRATEGY",
+    "all_scores_equal",
     "class_color",
+    "foreground_distance",
     "overlay_rgba",
     "parse_budget",
     "qualitative_figure",
     "resolve_budget",
     "sbcal_figure",
     "slice_dice",
+    "slice_label",
     "write_qualitative_figures",
 ]
 
-#: Overlay colour of class 1, 2, ... (cycled beyond eight classes); background is transparent.
-CLASS_COLORS = ("#e6194b", "#3cb44b", "#4363d8", "#ffe119", "#f032e6", "#42d4f4", "#f58231", "#911eb4")
 #: The strategy whose snapshots feed ``sbcal_outputs.png``.
 SBCAL_STRATEGY = "sbc_al"
-_BUDGET_TOLERANCE = 0.005
-
-
-def class_color(index: int) -> tuple[float, float, float]:
-    """RGB of foreground class ``index`` (1-based)."""
-    if index < 1:
-        raise ValueError(f"class index must be >= 1 (0 is background), got {index}")
-    return to_rgb(CLASS_COLORS[(index - 1) % len(CLASS_COLORS)])
+_PANEL = 1.7  # inches per panel
+_SLICE_NAME = re.compile(r"^(?P<volume>.+):(?P<slice>\d+)$")
 
 
 def overlay_rgba(label: np.ndarray, alpha: float = 0.5) -> np.ndarray:
@@ -66,6 +66,13 @@ def overlay_rgba(label: np.ndarray, alpha: float = 0.5) -> np.ndarray:
     return rgba
 
 
+def slice_label(name: str) -> str:
+    """A row name: ``"patient001_frame01:5"`` -> ``"patient001_frame01\nslice 5"``; other names as
+    they are."""
+    match = _SLICE_NAME.match(str(name))
+    return f"{match['volume']}\nslice {int(match['slice'])}" if match else str(name)
+
+
 def slice_dice(prediction: np.ndarray, label: np.ndarray) -> float:
     """Mean 2|P ∩ G| / (|P| + |G|) over the foreground classes present in either; NaN if none."""
     classes = np.union1d(np.unique(prediction), np.unique(label))
@@ -74,45 +81,6 @@ def slice_dice(prediction: np.ndarray, label: np.ndarray) -> float:
         p, g = prediction == index, label == index
         scores.append(2.0 * np.logical_and(p, g).sum() / (p.sum() + g.sum()))
     return float(np.mean(scores)) if scores else float("nan")
-
-
-def parse_budget(text: str | float) -> float:
-    """A budget as a fraction: ``"20%"``, ``"20"`` (> 1 means percent) and ``"0.2"`` give 0.2."""
-    raw = str(text).strip()
-    try:
-        value = float(raw.removesuffix("%"))
-    except ValueError:
-        raise ConfigError(f"budget {text!r} is not a number (use e.g. 0.2 or 20%)") from None
-    if raw.endswith("%") or value > 1.0:
-        value /= 100.0
-    if not 0.0 < value <= 1.0:
-        raise ConfigError(f"budget {text!r} must lie in (0, 100%]")
-    return value
-
-
-def resolve_budget(results: pd.DataFrame, budget: float | str | None = None) -> float:
-    """The AL budget of ``results`` (``budget < 1``) nearest to ``budget`` (within 0.5 percentage
-    points); default: the middle one, ``sorted(budgets)[len // 2]``."""
-    budgets = sorted(float(b) for b in results.loc[results["budget"] < 1.0, "budget"].unique())
-    if not budgets:
-        raise ConfigError("results hold no active-learning budget (budget < 1)")
-    if budget is None:
-        return budgets[len(budgets) // 2]
-    wanted = parse_budget(budget)
-    nearest = min(budgets, key=lambda b: abs(b - wanted))
-    if abs(nearest - wanted) > _BUDGET_TOLERANCE:
-        available = ", ".join(budget_label(b) for b in budgets)
-        raise ConfigError(f"no AL budget near {budget_label(wanted)}; the run has {available}")
-    return nearest
-
-
-def _round_of(results: pd.DataFrame, strategy: str, seed: int, budget: float) -> int | None:
-    rows = results[
-        (results["strategy"] == strategy)
-        & (results["seed"] == seed)
-        & np.isclose(results["budget"].astype(float), budget, atol=1e-9)
-    ]
-    return int(rows["round"].iloc[0]) if len(rows) else None
 
 
 def _image(axis: Axes, image: np.ndarray) -> None:
@@ -139,16 +107,18 @@ def _labelled(
         dice = slice_dice(label, truth)
         if np.isfinite(dice):
             box = {"facecolor": "black", "alpha": 0.5, "pad": 1, "linewidth": 0}
-            axis.text(
-                0.03, 0.03, f"{100 * dice:.1f}", color="white", fontsize=7, transform=axis.transAxes, bbox=box
-            )
+            text = f"Dice {100 * dice:.1f} %"
+            axis.text(0.03, 0.03, text, color="white", fontsize=7, transform=axis.transAxes, bbox=box)
 
 
 def _legend(figure: Figure, class_names: list[str], num_classes: int) -> None:
+    """The class legend below every panel (constrained layout keeps it clear of them)."""
     names = list(class_names) + [f"class {i}" for i in range(len(class_names) + 1, num_classes)]
     handles = [Patch(color=class_color(i + 1), label=name) for i, name in enumerate(names[: num_classes - 1])]
     if handles:
-        figure.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
+        figure.legend(
+            handles=handles, loc="outside lower center", ncol=len(handles), fontsize=8, frameon=False
+        )
 
 
 def _num_classes(class_names: list[str], *arrays: np.ndarray | None) -> int:
@@ -175,15 +145,33 @@ def _missing_panel(axis: Axes, r: int, image: np.ndarray, truth: np.ndarray) -> 
     _note(axis, "no snapshot")
 
 
-def _distance_panel(distance: np.ndarray | None) -> PanelDrawer:
-    """The SFP distance of slice ``r`` (maximum over the class channels); "not saved" if None."""
+def foreground_distance(
+    distance: np.ndarray, num_classes: int, class_names: Sequence[str] = ()
+) -> tuple[np.ndarray, str]:
+    """``(n, H, W)``: per pixel the maximum of the SFP distance maps ``(n, D, H, W)`` over the
+    foreground classes, and what was taken. ``D == num_classes`` (C maps): map 0 is the
+    background's and is left out; ``D == num_classes - 1`` (F maps): all maps are foreground;
+    any other ``D``: the maximum over all maps."""
+    maps = np.asarray(distance, dtype=np.float32)
+    channels = maps.shape[1]
+    names = list(class_names)[: num_classes - 1]
+    over = ", ".join(names) if len(names) == num_classes - 1 and names else "the foreground maps"
+    if channels == num_classes and channels > 1:
+        return maps[:, 1:].max(axis=1), f"max over {over}\n(background map left out)"
+    if channels == num_classes - 1:
+        return maps.max(axis=1), f"max over {over}"
+    return maps.max(axis=1), f"max over all {channels} maps"
+
+
+def _distance_panel(maps: np.ndarray | None, vmax: float, drawn: list[AxesImage]) -> PanelDrawer:
+    """The SFP distance of slice ``r`` on the colour scale ``0 .. vmax`` (appended to ``drawn``
+    for the colour bar); "not saved" if None."""
 
     def draw(axis: Axes, r: int, image: np.ndarray, truth: np.ndarray) -> None:
-        if distance is None:
+        if maps is None:
             _labelled(axis, image, None)
             return
-        largest = np.asarray(distance[r], dtype=np.float32).max(axis=0)
-        axis.imshow(largest, cmap="magma", vmin=0.0, vmax=max(1.0, float(largest.max())))
+        drawn.append(axis.imshow(maps[r], cmap="magma", vmin=0.0, vmax=vmax, interpolation="nearest"))
         axis.set_xticks([])
         axis.set_yticks([])
 
@@ -198,7 +186,7 @@ def _slice_rows(
 ) -> None:
     """Draw the first ``rows`` slices of ``snapshot``, one row each (axes from ``row_axes(r)``):
     the image, the ground truth, then one column per entry of ``panels`` (heading -> drawer);
-    slice names label the rows and the headings title the first row."""
+    readable slice names (:func:`slice_label`) label the rows and the headings title the first row."""
     headings = ["image", "ground truth", *panels]
     for r in range(rows):
         image, truth = snapshot["images"][r], snapshot["labels"][r]
@@ -207,18 +195,17 @@ def _slice_rows(
         _labelled(axes[1], image, truth)
         for axis, draw in zip(axes[2:], panels.values()):
             draw(axis, r, image, truth)
-        axes[0].set_ylabel(str(snapshot["slice_names"][r]), fontsize=7)
+        axes[0].set_ylabel(slice_label(snapshot["slice_names"][r]), fontsize=7)
         if r == 0:
             for axis, heading in zip(axes, headings):
                 axis.set_title(heading, fontsize=8)
 
 
 def _finish(figure: Figure, class_names: list[str], arrays: list[np.ndarray | None], title: str) -> None:
-    """The class legend (over the labels in ``arrays``), the title and the layout."""
+    """The class legend (over the labels in ``arrays``) and the title."""
     _legend(figure, class_names, _num_classes(class_names, *arrays))
     if title:
         figure.suptitle(title, fontsize=9)
-    figure.tight_layout(rect=(0, 0.06, 1, 1))
 
 
 def qualitative_figure(
@@ -243,7 +230,7 @@ def qualitative_figure(
             )
     rows = min(max_slices, len(reference["images"]))
     columns = 2 + len(snapshots)
-    figure = Figure(figsize=(1.7 * columns, 1.7 * rows + 0.9), dpi=120)
+    figure = Figure(figsize=(_PANEL * columns, _PANEL * rows + 0.9), dpi=120, layout="constrained")
     axes = figure.subplots(rows, columns, squeeze=False)
     panels = {
         name: _missing_panel if snapshot is None else _prediction_panel(snapshot["prediction"])
@@ -255,6 +242,40 @@ def qualitative_figure(
     return figure
 
 
+def all_scores_equal(snapshot: dict[str, np.ndarray]) -> bool:
+    """Whether the snapshot's pool images (highest and lowest CS together, at least two) all have
+    the same consistency score, so that "highest" and "lowest" are an arbitrary choice."""
+    scores = np.concatenate(
+        [
+            np.asarray(snapshot[f"cs_{side}_scores"], float).ravel()
+            for side in ("high", "low")
+            if f"cs_{side}_scores" in snapshot
+        ]
+        or [np.empty(0)]
+    )
+    return scores.size >= 2 and bool(np.all(scores == scores[0]))
+
+
+def _pool_block(
+    block: SubFigure, snapshot: dict[str, np.ndarray], sides: list[str], columns: int, max_pool: int
+) -> None:
+    """One row per side (highest, lowest CS) of pool images titled with their scores."""
+    title = "Pool images with the highest / lowest consistency score (CS)"
+    if all_scores_equal(snapshot):
+        value = float(np.asarray(snapshot[f"cs_{sides[0]}_scores"])[0])
+        title += f"\nall CS values are equal ({value:.3f}): which images are highest or lowest is arbitrary"
+    block.suptitle(title, fontsize=9)
+    grid = block.add_gridspec(len(sides), columns)
+    for row, side in enumerate(sides):
+        images, scores = snapshot[f"cs_{side}_images"], snapshot[f"cs_{side}_scores"]
+        for c in range(min(max_pool, len(images))):
+            axis = block.add_subplot(grid[row, c])
+            _image(axis, images[c])
+            axis.set_title(f"CS {scores[c]:.3f}", fontsize=7)
+            if c == 0:
+                axis.set_ylabel(f"{side}est CS", fontsize=8)
+
+
 def sbcal_figure(
     snapshot: dict[str, np.ndarray],
     class_names: list[str],
@@ -263,32 +284,48 @@ def sbcal_figure(
     max_slices: int = 4,
     max_pool: int = 5,
 ) -> Figure:
-    """Per slice: image, ground truth, SFP distance (max over channels), coarse and refined
-    prediction; then rows of the highest- and lowest-CS pool images (up to ``max_pool``) with
-    their scores, when the snapshot holds them."""
+    """Two labelled blocks. *Test slices*: per slice the image, the ground truth, the SFP distance
+    (:func:`foreground_distance`, with a colour bar), the coarse and the refined prediction.
+    *Pool images* (when the snapshot holds them): a row of the highest- and one of the lowest-CS
+    pool images (up to ``max_pool`` each) titled with their scores."""
     rows = min(max_slices, len(snapshot["images"]))
-    pool_rows = [side for side in ("high", "low") if f"cs_{side}_images" in snapshot]
-    n_pool = max([min(max_pool, len(snapshot[f"cs_{side}_images"])) for side in pool_rows], default=0)
+    sides = [side for side in ("high", "low") if f"cs_{side}_images" in snapshot]
+    n_pool = max([min(max_pool, len(snapshot[f"cs_{side}_images"])) for side in sides], default=0)
+    labels = [snapshot["labels"], snapshot["prediction"], snapshot.get("coarse")]
+    num_classes = _num_classes(class_names, *labels)
+    maps, described = None, ""
+    if snapshot.get("distance") is not None:
+        maps, described = foreground_distance(snapshot["distance"][:rows], num_classes, class_names)
+    vmax = max(1.0, float(maps.max())) if maps is not None and maps.size else 1.0
+    drawn: list[AxesImage] = []
     panels = {
-        "SFP distance": _distance_panel(snapshot.get("distance")),
+        "SFP distance": _distance_panel(maps, vmax, drawn),
         "coarse": _prediction_panel(snapshot.get("coarse")),
         "refined (ASR)": _prediction_panel(snapshot["prediction"]),
     }
     columns = max(2 + len(panels), n_pool)
-    figure = Figure(figsize=(1.7 * columns, 1.7 * (rows + len(pool_rows)) + 0.9), dpi=120)
-    grid = figure.add_gridspec(rows + len(pool_rows), columns)
-    _slice_rows(
-        lambda r: [figure.add_subplot(grid[r, c]) for c in range(2 + len(panels))], snapshot, rows, panels
-    )
-    for offset, side in enumerate(pool_rows):
-        images, scores = snapshot[f"cs_{side}_images"], snapshot[f"cs_{side}_scores"]
-        for c in range(min(max_pool, len(images))):
-            axis = figure.add_subplot(grid[rows + offset, c])
-            _image(axis, images[c])
-            axis.set_title(f"CS {scores[c]:.3f}", fontsize=7)
-            if c == 0:
-                axis.set_ylabel(f"{side}est CS", fontsize=8)
-    _finish(figure, class_names, [snapshot["labels"], snapshot["prediction"], snapshot.get("coarse")], title)
+    heights = [_PANEL * rows + 0.9] + ([_PANEL * len(sides) + 0.6] if sides else [])
+    figure = Figure(figsize=(_PANEL * columns, sum(heights) + 0.8), dpi=120, layout="constrained")
+    blocks = figure.subfigures(len(heights), 1, height_ratios=heights, squeeze=False)[:, 0]
+    headings = " / ".join(["image", "ground truth", *panels])
+    blocks[0].suptitle(f"Test slices: {headings}", fontsize=9)
+    # a last, thin grid row holds the colour bar under the SFP column, so the panels stay aligned
+    grid = blocks[0].add_gridspec(rows + 1, columns, height_ratios=[1.0] * rows + [0.07])
+    slice_axes: list[list[Axes]] = []
+
+    def row_axes(r: int) -> list[Axes]:
+        slice_axes.append([blocks[0].add_subplot(grid[r, c]) for c in range(2 + len(panels))])
+        return slice_axes[-1]
+
+    _slice_rows(row_axes, snapshot, rows, panels)
+    if drawn:
+        bar = blocks[0].colorbar(drawn[0], cax=blocks[0].add_subplot(grid[rows, 2]), orientation="horizontal")
+        bar.ax.set_label("<colorbar>")
+        bar.set_label(f"SFP distance: {described}", fontsize=7)
+        bar.ax.tick_params(labelsize=6)
+    if sides:
+        _pool_block(blocks[1], snapshot, sides, columns, max_pool)
+    _finish(figure, class_names, labels, title)
     return figure
 
 
@@ -318,7 +355,7 @@ def write_qualitative_figures(
     snapshots: dict[str, dict[str, np.ndarray] | None] = {}
     rounds: dict[str, int] = {}
     for strategy in dict.fromkeys(results["strategy"]):
-        round_index = _round_of(results, strategy, seed, chosen)
+        round_index = round_of(results, strategy, seed, chosen)
         path = snapshot_path(run_dir, strategy, seed, round_index) if round_index is not None else None
         if path is None or not path.is_file():
             snapshots[strategy] = None

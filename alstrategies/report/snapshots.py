@@ -10,7 +10,7 @@ seed and round; ``m`` pool images)::
     prediction      (n, H, W)     uint8    required  the final (for SBC models: refined, ASR) prediction
     slice_names     (n,)          str      required  e.g. "patient001_frame01:5"
     coarse          (n, H, W)     uint8    optional  the backbone's coarse prediction (SBC models)
-    distance        (n, F, H, W)  float16  optional  the SFP output, F = foreground classes (SBC models)
+    distance        (n, D, H, W)  float16  optional  the SFP output, D = C or F distance maps (SBC models)
     cs_high_images  (m, h, w)     float32  optional  pool images with the highest consistency score
     cs_high_scores  (m,)          float64  with cs_high_images, their scores
     cs_low_images   (m', h, w)    float32  optional  pool images with the lowest consistency score
@@ -42,14 +42,14 @@ __all__ = [
 ]
 
 #: key -> (dtype stored, shape, required). Shape letters: n test slices, H x W their size,
-#: F distance channels, m pool images (``cs_high_*`` and ``cs_low_*`` each have their own m).
+#: D distance channels (C or F), m pool images (``cs_high_*`` and ``cs_low_*`` each have their own m).
 SNAPSHOT_KEYS: dict[str, tuple[str, str, bool]] = {
     "images": ("float32", "(n, H, W)", True),
     "labels": ("uint8", "(n, H, W)", True),
     "prediction": ("uint8", "(n, H, W)", True),
     "slice_names": ("str", "(n,)", True),
     "coarse": ("uint8", "(n, H, W)", False),
-    "distance": ("float16", "(n, F, H, W)", False),
+    "distance": ("float16", "(n, D, H, W)", False),
     "cs_high_images": ("float32", "(m, h, w)", False),
     "cs_high_scores": ("float64", "(m,)", False),
     "cs_low_images": ("float32", "(m, h, w)", False),
@@ -115,7 +115,7 @@ def validate_snapshot(arrays: dict[str, Any], source: str = "snapshot") -> dict[
         distance = _real("distance", arrays["distance"], np.float16, source)
         if distance.ndim != 4 or distance.shape[0] != n or distance.shape[2:] != (height, width):
             raise SnapshotError(
-                f"{source}: distance must be ({n}, F, {height}, {width}), got {distance.shape}"
+                f"{source}: distance must be ({n}, D, {height}, {width}), got {distance.shape}"
             )
         out["distance"] = distance
     for side in ("high", "low"):

@@ -40,6 +40,7 @@ __all__ = [
     "paired_test",
     "pairwise_tests",
     "per_seed_aulc",
+    "query_budgets",
     "win_tie_loss",
 ]
 
@@ -230,6 +231,17 @@ def common_budgets(results: pd.DataFrame, metric: str = "dice") -> list[float]:
         return []
     sets = [set(group["budget"].astype(float)) for _, group in al.groupby(["strategy", "seed"])]
     return sorted(set.intersection(*sets))
+
+
+def query_budgets(results: pd.DataFrame, metric: str = "dice") -> list[float]:
+    """:func:`common_budgets` without those of round 0 (a model every strategy shares, so it says
+    nothing about a query): the budgets of rows with ``round > 0``, or all but the first common
+    budget when ``results`` has no ``round`` column."""
+    grid = common_budgets(results, metric)
+    if "round" not in results:
+        return grid[1:]
+    shared = set(results.loc[results["round"] == 0, "budget"].astype(float))
+    return [b for b in grid if b not in shared]
 
 
 def per_seed_aulc(

@@ -1,4 +1,5 @@
-"""``summary.md``: normalised AULC, budget to reach 95 % of the 100 % Dice, pairwise tests."""
+"""``summary.md``: what the run can detect, normalised AULC, budget to reach 95 % of the 100 % Dice,
+pairwise tests, the penalty matrix, differences to Random and how well scores find errors."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ import pandas as pd
 
 from alstrategies.errors import ConfigError
 from alstrategies.metrics import column_label
+from alstrategies.report.detectability import detection_markdown
 from alstrategies.report.io import atomic_write_text
+from alstrategies.report.run_statistics import RunStatistics, run_statistics, write_statistics_files
+from alstrategies.report.score_error import mean_rho_table
 from alstrategies.report.statistics import (
     PAIRINGS,
     TESTS,
@@ -17,11 +21,12 @@ from alstrategies.report.statistics import (
     common_budgets,
     pairwise_tests,
     per_seed_aulc,
+    query_budgets,
     win_tie_loss,
 )
 from alstrategies.report.tables import EmptyResultsError, budget_label, summarise
 
-__all__ = ["pairing_values", "strategy_summary", "summary_markdown", "write_summary"]
+__all__ = ["pairing_values", "strategy_summary", "summary_markdown", "write_summary", "write_summary_files"]
 
 
 def strategy_summary(
@@ -67,7 +72,7 @@ def pairing_values(results: pd.DataFrame, metric: str = "dice", pairing: str = "
         raise ConfigError(f"unknown pairing {pairing!r}; choose one of {', '.join(PAIRINGS)}")
     if pairing == "seed":
         return per_seed_aulc(results, metric).rename(columns={"aulc": "value"})[["strategy", "seed", "value"]]
-    grid = common_budgets(results, metric)[1:]
+    grid = query_budgets(results, metric)
     rows = results[np.isin(results["budget"].astype(float), grid) & results[metric].notna()]
     values = rows.groupby(["strategy", "seed", "budget"], as_index=False, sort=False)[metric].mean()
     return values.rename(columns={metric: "value"})
@@ -91,8 +96,12 @@ def summary_markdown(
     alpha: float = 0.05,
     pairing: str = "seed",
     reach_fraction: float = 0.95,
+    run_dir: str | Path | None = None,
+    statistics: RunStatistics | None = None,
 ) -> str:
-    """The text of ``summary.md`` (see ``docs/reports.md``)."""
+    """The text of ``summary.md`` (see ``docs/reports.md``). ``run_dir``: the run folder whose
+    round records give the score-error correlations; ``statistics``: precomputed
+    :func:`alstrategies.report.run_statistics.run_statistics` (computed here when None)."""
     if test not in TESTS:
         raise ConfigError(f"unknown test {test!r}; choose one of {', '.join(TESTS)}")
     if results.empty:
@@ -103,11 +112,16 @@ def summary_markdown(
     seeds = sorted(results["seed"].unique().tolist())
     span = f"{budget_label(grid[0])} to {budget_label(grid[-1])} ({len(grid)} budgets)" if grid else "none"
     name = column_label(metric)
+    if statistics is None:
+        statistics = run_statistics(results, metric, alpha, run_dir)
+    n_pairs = len(strategies) * (len(strategies) - 1) // 2
     lines = [
         f"# Summary of the learning curves ({name})",
         "",
         f"Strategies: {len(strategies)}; seeds: {', '.join(str(s) for s in seeds)}; "
         f"AL budgets used: {span}. Values in percent.",
+        "",
+        *detection_markdown(statistics.detect, statistics.verdicts, n_pairs, statistics.has_baseline),
         "",
         "## Area under the learning curve and budget to reach "
         f"{100 * reach_fraction:.0f}% of the 100% {name}",
@@ -166,12 +180,12 @@ def summary_markdown(
         "Holm-adjusted p-value is below alpha, otherwise a tie (T); – marks pairs with fewer than 2 "
         "paired values. Read the matrix by rows: the row strategy against the column strategy.",
     ]
-    n_pairs = pairs["n"].max() if len(pairs) else 0
-    if test == "wilcoxon" and 0 < n_pairs <= 5:
+    n_paired = pairs["n"].max() if len(pairs) else 0
+    if test == "wilcoxon" and 0 < n_paired <= 5:
         lines += [
             "",
-            f"Note: with {n_pairs} pairs the exact two-sided Wilcoxon p-value is at least "
-            f"2 / 2^{n_pairs} = {2 / 2**n_pairs:.4f}, so no pair can be significant at alpha = {alpha} "
+            f"Note: with {n_paired} pairs the exact two-sided Wilcoxon p-value is at least "
+            f"2 / 2^{n_paired} = {2 / 2**n_paired:.4f}, so no pair can be significant at alpha = {alpha} "
             "before (let alone after) the Holm correction.",
         ]
     lines += ["", "| | " + " | ".join(strategies) + " | W | T | L |", "|---" * (len(strategies) + 4) + "|"]
@@ -194,11 +208,122 @@ def summary_markdown(
             f"{_percent(row.mean_b)} | {_percent(row.mean_diff)} | {statistic} | {_p(row.p_raw)} | "
             f"{_p(row.p_holm)} | {result} |"
         )
+    lines += _penalty_lines(statistics, name)
+    lines += _baseline_lines(statistics, name)
+    lines += _score_error_lines(statistics)
     return "\n".join(lines) + "\n"
 
 
-def write_summary(results: pd.DataFrame, path: str | Path, **options: object) -> Path:
-    """Write :func:`summary_markdown` atomically to ``path``; ``options`` are its keywords."""
+def _penalty_lines(statistics: RunStatistics, name: str) -> list[str]:
+    matrix = statistics.penalty
+    lines = [
+        "",
+        "## Pairwise penalty matrix over budgets",
+        "",
+        f"At each of the {statistics.n_penalty_budgets} AL budgets after round 0 (round 0 is one model "
+        f"shared by every strategy; the 100% model is left out): a two-sided paired t-test across seeds "
+        f"on the {name} for every pair of strategies, Holm's correction within the budget over its "
+        f"tested pairs, alpha = {statistics.alpha}; a significant pair is a win for the better mean. "
+        "Entry (row, column) = share of the budgets where the row strategy beats the column strategy. "
+        "The last column is the row's mean share of wins, the last row the column's mean share of "
+        "losses (over the other strategies). Figure: `penalty_matrix.png`; numbers: `penalty_matrix.csv`.",
+        "",
+        "| wins \\ loses | " + " | ".join(matrix.columns) + " | mean win |",
+        "|---" * (len(matrix.columns) + 2) + "|",
+    ]
+    others = max(len(matrix) - 1, 1)
+    for row_name, row in matrix.iterrows():
+        cells = ["–" if column == row_name else f"{v:.2f}" for column, v in row.items()]
+        lines.append(f"| {row_name} | " + " | ".join(cells) + f" | {row.sum() / others:.2f} |")
+    losses = matrix.sum(axis=0) / others
+    lines.append("| mean loss | " + " | ".join(f"{v:.2f}" for v in losses) + " | |")
+    return lines
+
+
+def _baseline_lines(statistics: RunStatistics, name: str) -> list[str]:
+    if not statistics.has_baseline or statistics.vs_baseline.empty:
+        return []
+    detect = statistics.detect
+    corrected = f"{detect.corrected_alpha:.4g}" if detect is not None else "–"
+    lines = [
+        "",
+        "## Difference to Random",
+        "",
+        f"Per strategy and seed: the normalised AULC of {name} minus Random's on the same seed; mean over "
+        "seeds with a percentile-bootstrap 95% interval (scipy.stats.bootstrap, 9999 resamples of the "
+        "seed-wise differences, seeded: deterministic). p: two-sided paired t-test, Holm over the "
+        f"{len(statistics.vs_baseline)} comparisons to Random. Separated: Holm p < {statistics.alpha} and "
+        f"the interval excludes 0. MDE: the difference this strategy's own paired spread detects with 80% "
+        f"power at alpha = {corrected}. Per budget: `difference_to_random.png` (bands: bootstrap 95%); "
+        "numbers in `aulc_vs_random.csv` and `difference_to_random.csv` (percentage points).",
+        "",
+        "| Strategy | mean diff (pp) | 95% CI (pp) | seeds | sd (pp) | p raw | p Holm | separated | MDE (pp) |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for row in statistics.vs_baseline.itertuples(index=False):
+        lines.append(
+            f"| {row.strategy} | {_percent(row.mean_diff)} | [{_percent(row.ci_low)}, {_percent(row.ci_high)}] "
+            f"| {row.n_seeds} | {_percent(row.sd)} | {_p(row.p_raw)} | {_p(row.p_holm)} | "
+            f"{'yes' if row.separated else 'no'} | {_percent(row.mde)} |"
+        )
+    return lines
+
+
+def _score_error_lines(statistics: RunStatistics) -> list[str]:
+    lines = [
+        "",
+        "## How well each score finds the model's errors",
+        "",
+        "For every score-based strategy and round: Spearman's rho (scipy.stats.spearmanr) between the "
+        "strategy's image scores (higher = queried first) and the round model's true per-slice error on "
+        "the unlabeled pool (1 − Dice against the pool labels). rho = 1: the score ranks the worst slices "
+        "first; 0: it ignores the error. Mean over seeds per budget; per round in `score_error.csv`, "
+        "figure `score_error.png`.",
+        "",
+    ]
+    table = mean_rho_table(statistics.score_error)
+    if table.empty:
+        where = (
+            "no run folder was given"
+            if statistics.run_dir is None
+            else "no round record carries scores with errors"
+        )
+        return [*lines, f"Not available: {where}."]
+    lines += [
+        "| Strategy | " + " | ".join(budget_label(b) for b in table.columns) + " |",
+        "|---" * (len(table.columns) + 1) + "|",
+    ]
+    for strategy, row in table.iterrows():
+        cells = ["–" if not np.isfinite(v) else f"{v:.2f}" for v in row]
+        lines.append(f"| {strategy} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def _default_run_dir(path: Path) -> Path | None:
+    return path.parent if (path.parent / "strategies").is_dir() else None
+
+
+def write_summary_files(
+    results: pd.DataFrame, path: str | Path, *, run_dir: str | Path | None = None, **options: object
+) -> list[Path]:
+    """Write ``summary.md`` to ``path`` and the statistics files beside it
+    (:func:`alstrategies.report.run_statistics.write_statistics_files`); ``run_dir`` (default: the
+    folder of ``path`` when it holds ``strategies/``) gives the round records. Returns every path,
+    ``path`` first."""
     path = Path(path)
-    atomic_write_text(path, summary_markdown(results, **options))  # type: ignore[arg-type]
-    return path
+    folder = Path(run_dir) if run_dir is not None else _default_run_dir(path)
+    metric = str(options.get("metric", "dice"))
+    alpha = float(options.get("alpha", 0.05))  # type: ignore[arg-type]
+    if results.empty:
+        raise EmptyResultsError("results is empty: nothing to summarise")
+    statistics = run_statistics(results, metric, alpha, folder)
+    text = summary_markdown(results, statistics=statistics, **options)  # type: ignore[arg-type]
+    atomic_write_text(path, text)
+    return [path, *write_statistics_files(statistics, path.parent, column_label(metric))]
+
+
+def write_summary(
+    results: pd.DataFrame, path: str | Path, *, run_dir: str | Path | None = None, **options: object
+) -> Path:
+    """:func:`write_summary_files`, returning the path of ``summary.md``."""
+    return write_summary_files(results, path, run_dir=run_dir, **options)[0]

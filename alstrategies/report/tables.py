@@ -67,7 +67,8 @@ class Table:
 
     ``mean`` is NaN where a cell has no data. ``column_keys`` and ``row_keys`` are the machine
     values written to the CSV (e.g. the budget fractions; default: the display labels
-    ``columns`` and ``rows``). ``mark_best = False`` renders no cell in bold.
+    ``columns`` and ``rows``). ``mark_best = False`` renders no cell in bold. ``unit`` is the
+    unit of the cells (e.g. ``"mm"``); when a table has one, :func:`tidy_frame` writes it.
     """
 
     key: str
@@ -83,6 +84,7 @@ class Table:
     column_keys: tuple[object, ...] = field(default=())
     row_keys: tuple[object, ...] = field(default=())
     mark_best: bool = True
+    unit: str = ""
 
     def __post_init__(self) -> None:
         shape = (len(self.rows), len(self.columns))
@@ -265,9 +267,11 @@ def tidy_frame(
 
     Columns: ``metric_field`` (the table key), ``row_field`` (the row key), ``column_field`` (the
     column key),
-    optionally ``label_field`` (the column's display label), the ``constants``, then ``mean``,
-    ``std``, ``n_seeds`` and ``best`` (the same best cells as the bold ones). Values are in the
-    tables' display units at full precision."""
+    optionally ``label_field`` (the column's display label), the ``constants``, ``unit`` (the
+    table's :attr:`Table.unit`; only when a table has one), then ``mean``, ``std``, ``n_seeds``
+    and ``best`` (the same best cells as the bold ones). Values are in the tables' display units
+    at full precision."""
+    with_unit = any(table.unit for table in tables)
     records = []
     for table in tables:
         best = table.best()
@@ -279,6 +283,8 @@ def tidy_frame(
                 if label_field:
                     record[label_field] = table.columns[j]
                 record.update(constants or {})
+                if with_unit:
+                    record["unit"] = table.unit
                 record.update(
                     mean=float(table.mean[i, j]),
                     std=float(table.std[i, j]),
@@ -287,5 +293,5 @@ def tidy_frame(
                 )
                 records.append(record)
     columns = [metric_field, row_field, column_field, *([label_field] if label_field else [])]
-    columns += [*(constants or {}), "mean", "std", "n_seeds", "best"]
+    columns += [*(constants or {}), *(["unit"] if with_unit else []), "mean", "std", "n_seeds", "best"]
     return pd.DataFrame(records, columns=columns)

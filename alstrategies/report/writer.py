@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import logging
 from pathlib import Path
 
@@ -13,7 +15,7 @@ from alstrategies.report.curves import plot_learning_curves
 from alstrategies.report.io import atomic_write_text, write_csv
 from alstrategies.report.qualitative import write_qualitative_figures
 from alstrategies.report.reference import write_reference_comparison
-from alstrategies.report.summary import write_summary
+from alstrategies.report.summary import write_summary_files
 from alstrategies.report.tables import (
     EmptyResultsError,
     Table,
@@ -23,7 +25,7 @@ from alstrategies.report.tables import (
     tidy_frame,
 )
 
-__all__ = ["ReportFiles", "metric_tables", "reported_metrics", "write_report"]
+__all__ = ["ReportFiles", "metric_tables", "recorded_unit", "reported_metrics", "write_report"]
 
 log = logging.getLogger("alstrategies.report")
 
@@ -43,27 +45,62 @@ def _class_names(results: pd.DataFrame) -> list[str]:
     return [c.removeprefix("dice_") for c in results.columns if c.startswith("dice_")]
 
 
+def recorded_unit(results: pd.DataFrame, family: str) -> str | None:
+    """The unit that the rows of ``results`` record for a metric whose unit depends on the
+    dataset (column ``<family>_unit``: HD95's ``"mm"`` or ``"voxels"``); None when no row has
+    one (a run folder older than the column). Rows that disagree are a :class:`RecordError`."""
+    column = f"{family}_unit"
+    if column not in results:
+        return None
+    units = sorted({str(u) for u in results[column].dropna()})
+    if len(units) > 1:
+        raise RecordError(
+            f"results mix the {family} units {', '.join(units)}: their values cannot be compared"
+        )
+    return units[0] if units else None
+
+
+def _has_values(results: pd.DataFrame, column: str) -> bool:
+    return column in results and bool(results[column].notna().any())
+
+
 def metric_tables(results: pd.DataFrame, family: str, class_names: list[str]) -> list[Table]:
     """The budget tables of a registered metric (``"dice"``, ``"hd95"``, ...), in its display
-    scale with its best direction: the class mean first, then one table per class present."""
+    scale with its best direction: the class mean first, then one table per class present, each
+    class followed by its miss counts where ``results`` has ``<family>_misses_<class>`` (HD95:
+    test volumes where the prediction missed or invented the class; mean ± std over seeds, no
+    bold). A dataset-dependent unit (HD95) comes from :func:`recorded_unit`."""
     if family not in METRICS:
         raise ConfigError(f"unknown metric family {family!r}; registered: {', '.join(METRICS)}")
     metric = get_metric(family)
+    recorded = None if metric.unit_in_title else recorded_unit(results, family)
+    unit = metric.unit_suffix(recorded)
+    table_unit = "" if metric.unit_in_title else unit.strip(" ()")
     tables = []
-    for column, title in [(family, f"Mean {metric.label}{metric.title_unit}")] + [
-        (f"{family}_{c}", f"{metric.label} {c}{metric.title_unit}") for c in class_names
+    for column, title in [(family, f"Mean {metric.label}{unit}")] + [
+        (f"{family}_{c}", f"{metric.label} {c}{unit}") for c in class_names
     ]:
-        if column in results and results[column].notna().any():
-            tables.append(
-                budget_table(
-                    results,
-                    column,
-                    scale=metric.scale,
-                    higher_is_better=metric.higher_is_better,
-                    title=title,
-                    decimals=metric.decimals,
-                )
+        if _has_values(results, column):
+            table = budget_table(
+                results,
+                column,
+                scale=metric.scale,
+                higher_is_better=metric.higher_is_better,
+                title=title,
+                decimals=metric.decimals,
             )
+            tables.append(dataclasses.replace(table, unit=table_unit))
+        misses = f"{family}_misses_{column.removeprefix(family + '_')}"
+        if column != family and _has_values(results, misses):
+            counts = budget_table(
+                results,
+                misses,
+                scale=1.0,
+                higher_is_better=False,
+                title=f"{metric.label} misses {column.removeprefix(family + '_')} (test volumes)",
+                decimals=2,
+            )
+            tables.append(dataclasses.replace(counts, mark_best=False, unit="volumes"))
     return tables
 
 
@@ -82,13 +119,16 @@ def _write_family(results: pd.DataFrame, out_dir: Path, family: str, class_names
     if not tables:
         return []
     metric = get_metric(family)
-    heading = metric.table_heading
+    recorded = None if metric.unit_in_title else recorded_unit(results, family)
+    heading = metric.heading_for(recorded)
     intro = (
         f"Seeds per strategy: {_seed_text(results)}. Columns are the labeled fractions of the pool; "
         f"100% is the fully supervised upper bound."
     )
     if metric.note:
         intro += f" {metric.note}"
+    if family == "hd95":
+        intro += f" {_hd95_text(recorded, any(t.key.startswith('hd95_misses_') for t in tables))}"
     markdown = [f"# {heading}", "", intro, "", render_markdown(tables[0])]
     for table in tables[1:]:
         markdown += [f"## {table.title}", "", render_markdown(table)]
@@ -98,7 +138,8 @@ def _write_family(results: pd.DataFrame, out_dir: Path, family: str, class_names
         "",
     ]
     for table in tables:
-        caption = f"{table.title}, mean ± std over seeds. Best per column in bold."
+        best = "Best per column in bold." if table.mark_best else "No bold."
+        caption = f"{table.title}, mean ± std over seeds. {best}"
         latex.append(render_latex(table, caption=caption, label=f"tab:{table.key.replace('_', '-')}"))
     stem = f"{family}_table"
     paths = [out_dir / f"{stem}.md", out_dir / f"{stem}.tex"]
@@ -106,6 +147,39 @@ def _write_family(results: pd.DataFrame, out_dir: Path, family: str, class_names
     atomic_write_text(paths[1], "\n".join(latex))
     paths.append(write_csv(tidy_frame(tables), out_dir / f"{stem}.csv"))
     return paths
+
+
+def _hd95_text(unit: str | None, has_misses: bool) -> str:
+    """What the HD95 file says of its unit and its miss counts."""
+    if unit == "mm":
+        text = "Distances in mm (the test volumes' voxel spacing)."
+    elif unit == "voxels":
+        text = (
+            "Distances in voxels: the test volumes have no voxel spacing (e.g. the ACDC h5 copy), so "
+            "in-plane pixels of the original resolution, the slice spacing taken as 1."
+        )
+    else:
+        text = (
+            "The unit was not recorded (results.csv older than its hd95_unit column): mm where the "
+            "dataset has a voxel spacing, voxels otherwise (the ACDC h5 copy has none)."
+        )
+    if has_misses:
+        return text + (
+            " 'HD95 misses <class>': per cell the number of test volumes where the prediction missed or "
+            "invented the class, mean ± std over seeds."
+        )
+    return text + " Miss counts were not recorded for these results."
+
+
+def _dataset_name(out_dir: Path) -> str | None:
+    """The dataset's name from the run folder's ``dataset.json`` (None outside a run folder)."""
+    from alstrategies.layout import RunLayout
+
+    identity = RunLayout(out_dir).dataset
+    try:
+        return str(json.loads(identity.read_text())["name"]) if identity.is_file() else None
+    except (ValueError, KeyError):
+        return None
 
 
 def write_report(
@@ -121,6 +195,7 @@ def write_report(
     max_slices: int = 4,
     reference: str | Path | None = None,
     reference_source: str = "paper",
+    run_dir: str | Path | None = None,
 ) -> ReportFiles:
     """Write every report file of a run into ``out_dir`` and return their paths.
 
@@ -130,7 +205,8 @@ def write_report(
     ``qualitative.png`` and ``sbcal_outputs.png``. ``class_names`` default to the ``dice_<class>``
     columns. ``test``, ``alpha`` and ``pairing`` configure the pairwise tests of ``summary.md``;
     ``budget`` (default: the middle AL budget), ``seed`` and ``max_slices`` the qualitative
-    figures. With ``reference`` (a CSV of published values, see :mod:`alstrategies.report.reference`)
+    figures; ``run_dir`` (default ``out_dir``) holds the round records that the score-error
+    correlation reads. With ``reference`` (a CSV of published values, see :mod:`alstrategies.report.reference`)
     also ``reference_comparison.{md,tex,csv}``, its rows labelled ``reference_source``. Skipped
     figures are listed in the returned list's ``notes`` and logged."""
     if results.empty:
@@ -142,14 +218,21 @@ def write_report(
         raise RecordError(
             f"results lack the column(s) {', '.join(missing)} of a results.csv: nothing to report"
         )
+    for metric in reported_metrics(results):  # units that disagree stop the report before any file
+        if not metric.unit_in_title:
+            recorded_unit(results, metric.name)
     out_dir = Path(out_dir)
     names = _class_names(results) if class_names is None else list(class_names)
     written = ReportFiles()
     for metric in reported_metrics(results):
         written += _write_family(results, out_dir, metric.name, names)
-    curves = plot_learning_curves(results, out_dir / "learning_curves.png", extra_suffixes=(".pdf",))
+    curves = plot_learning_curves(
+        results, out_dir / "learning_curves.png", extra_suffixes=(".pdf",), title=_dataset_name(out_dir)
+    )
     written += [curves, curves.with_suffix(".pdf")]
-    written.append(write_summary(results, out_dir / "summary.md", test=test, alpha=alpha, pairing=pairing))
+    written += write_summary_files(
+        results, out_dir / "summary.md", test=test, alpha=alpha, pairing=pairing, run_dir=run_dir
+    )
     if reference is not None:
         written += write_reference_comparison(results, reference, out_dir, source=reference_source)
     figures, notes = write_qualitative_figures(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch.nn import functional as F
 
+from alstrategies.errors import ConfigError
 from alstrategies.training.losses import soft_dice_loss
 from alstrategies.types import ModelOutput
 
@@ -14,7 +15,8 @@ class SBCCriterion:
 
     ``L_SEG``: cross-entropy of the coarse logits; ``L_SFP``: mean squared error between the SFP
     output and the ground-truth distance maps (``targets["distance"]``, see
-    :func:`alstrategies.sbcal.distance_maps`); ``L_ASR``: cross-entropy + soft Dice of the refined
+    :func:`alstrategies.sbcal.distance_maps`; C maps with the background or F without, as long as
+    the two shapes agree); ``L_ASR``: cross-entropy + soft Dice of the refined
     logits (the sum of the two is ``segmentation_loss``). Returns ``{"total", "coarse", "sfp",
     "refined_ce", "refined_dice"}``: ``total`` is the weighted sum, the parts are unweighted.
     """
@@ -31,6 +33,12 @@ class SBCCriterion:
             raise ValueError("SBCCriterion needs a model with an SFP distance output (model.heads = 'sbc')")
         if "distance" not in targets:
             raise ValueError("SBCCriterion needs targets['distance'] (ground-truth distance maps)")
+        if output.distance.shape != targets["distance"].shape:
+            raise ConfigError(
+                f"SBCCriterion: the SFP outputs distance maps of shape {tuple(output.distance.shape)} but "
+                f"the targets have {tuple(targets['distance'].shape)}: build the model and the targets with "
+                "the same model.distance_classes"
+            )
         labels = targets["labels"]
         coarse = F.cross_entropy(output.coarse_logits.float(), labels)
         sfp = F.mse_loss(output.distance.float(), targets["distance"].float())

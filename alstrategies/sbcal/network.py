@@ -11,6 +11,8 @@ from torch.nn import functional as F
 from alstrategies.types import ModelOutput
 
 ASR_VARIANTS = ("attention", "add", "concat", "none")
+#: ``model.distance_classes``: distance maps for every class (C) or for the foreground only (F).
+DISTANCE_CLASSES = ("all", "foreground")
 
 
 class ConvBNReLU(nn.Sequential):
@@ -135,7 +137,8 @@ class SBCNet(nn.Module):
     AttentionUNet). ``asr`` picks the refinement (paper Table 3): ``"attention"`` (default),
     ``"add"``, ``"concat"`` or ``"none"`` (``logits`` are the coarse logits). Inputs need H and W
     divisible by 16. ``distance_prior`` is the SFP's initial output (``None``: PyTorch's default
-    initialisation, i.e. 0.5 on average).
+    initialisation, i.e. 0.5 on average). ``distance_classes`` sets the SFP's maps: ``"all"``
+    (default, C: background included, as in the paper) or ``"foreground"`` (F = C - 1).
     """
 
     def __init__(
@@ -144,20 +147,25 @@ class SBCNet(nn.Module):
         num_classes: int,
         asr: str = "attention",
         distance_prior: float | None = 0.05,
+        distance_classes: str = "all",
     ) -> None:
         super().__init__()
         if asr not in ASR_VARIANTS:
             raise ValueError(f"model.asr = {asr!r} is not one of {ASR_VARIANTS}")
+        if distance_classes not in DISTANCE_CLASSES:
+            raise ValueError(
+                f"model.distance_classes = {distance_classes!r} is not one of {DISTANCE_CLASSES}"
+            )
         if num_classes < 2:
             raise ValueError(f"SBCNet needs at least 2 classes (background + one), got {num_classes}")
         self.backbone = backbone
         self.num_classes = num_classes
         self.asr_variant = asr
+        self.distance_classes = distance_classes
         decoder_channels = int(backbone.decoder_channels)
         self.coarse_head = nn.Conv2d(decoder_channels, num_classes, 1)
-        self.sfp = StructureFeaturePrediction(
-            list(backbone.encoder_channels), num_classes - 1, distance_prior
-        )
+        maps = num_classes if distance_classes == "all" else num_classes - 1
+        self.sfp = StructureFeaturePrediction(list(backbone.encoder_channels), maps, distance_prior)
         sfp_channels = self.sfp.out_channels
         self.asr: nn.Module | None
         self.head: nn.Module | None
@@ -175,10 +183,28 @@ class SBCNet(nn.Module):
         coarse = self.coarse_head(features.decoder)
         structure, distance = self.sfp(features.encoder)
         if self.asr is None or self.head is None:
-            logits = coarse
+            refined, logits = features.decoder, coarse
         else:
-            logits = self.head(self.asr(features.decoder, structure))
-        return ModelOutput(logits=logits, coarse_logits=coarse, distance=distance, features=features.decoder)
+            refined = self.asr(features.decoder, structure)
+            logits = self.head(refined)
+        return ModelOutput(
+            logits=logits,
+            coarse_logits=coarse,
+            distance=distance,
+            features=features.pooled_bottleneck(),
+            head_features=refined,
+        )
+
+    def final_head(self) -> nn.Conv2d:
+        """The 1x1 conv that maps ``ModelOutput.head_features`` to ``ModelOutput.logits``.
+
+        The refined head after the ASR, or the coarse head when ``asr = "none"`` (then
+        ``head_features`` are the decoder features and ``logits`` the coarse logits).
+        """
+        if self.head is None:
+            return self.coarse_head
+        assert isinstance(self.head, nn.Conv2d)
+        return self.head
 
     def parameter_groups(self, lr: float, sfp_lr: float) -> list[dict]:
         """Two SGD groups: the SFP at ``sfp_lr`` and everything else (backbone, heads, ASR) at ``lr``."""

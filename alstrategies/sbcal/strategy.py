@@ -25,7 +25,9 @@ class SBCALStrategy(ScoreStrategy):
 
     From one forward pass of an SBCNet: ``SCS`` compares the distance maps of the refined
     prediction with the SFP's distance maps, ``BCS`` the coarse and refined predictions
-    (Hausdorff distance); ``CS = w_s SCS + w_b BCS`` and the highest CS are queried. Options:
+    (Hausdorff distance); ``CS = w_s SCS + w_b BCS`` and the highest CS are queried. The SFP's
+    channel count says which distance maps it predicts (C with the background, F without; see
+    ``model.distance_classes``), and ``d_s`` is built to match. Options:
     ``w_s, w_b, w_c, w_d`` (weights, paper defaults), ``cosine`` (``"standard"`` or the paper's
     printed ``"paper"`` squared norms), ``bcs_normalize`` (Hausdorff divided by the image
     diagonal). Per-image ``scs`` and ``bcs`` are reported beside the score.
@@ -34,6 +36,8 @@ class SBCALStrategy(ScoreStrategy):
     name = "sbc_al"
     #: The model must be built with ``model.heads = "sbc"`` (SBCNet: coarse, refined, distance).
     required_heads = "sbc"
+    source = "Zhou et al., MICCAI 2024"
+    forward_passes = "1"
 
     def __init__(
         self,
@@ -59,13 +63,27 @@ class SBCALStrategy(ScoreStrategy):
                 "in the config (the model's output has no distance maps)"
             )
         num_classes = output.logits.shape[1]
+        include_background = self.includes_background(output.distance.shape[1], num_classes)
         refined = output.logits.max(dim=1).indices  # = argmax (first maximum), much faster on CPU
         coarse = output.coarse_logits.max(dim=1).indices
-        scs = structure_consistency(
-            distance_maps(refined, num_classes), output.distance, self.w_c, self.w_d, self.cosine
-        )
+        d_s = distance_maps(refined, num_classes, include_background=include_background)
+        scs = structure_consistency(d_s, output.distance, self.w_c, self.w_d, self.cosine)
         bcs = boundary_consistency(coarse, refined, num_classes, normalize=self.bcs_normalize)
         return {"score": consistency_score(scs, bcs, self.w_s, self.w_b), "scs": scs, "bcs": bcs}
+
+    @staticmethod
+    def includes_background(maps: int, num_classes: int) -> bool:
+        """Whether an SFP with ``maps`` output channels predicts the background map too: C maps
+        (``model.distance_classes = "all"``) -> True, C - 1 (``"foreground"``) -> False."""
+        if maps == num_classes:
+            return True
+        if maps == num_classes - 1:
+            return False
+        raise ConfigError(
+            f"sbc_al: the SFP outputs {maps} distance maps for {num_classes} classes; expected "
+            f'{num_classes} (model.distance_classes = "all") or {num_classes - 1} ("foreground"): '
+            "build the network with the model.distance_classes of its training"
+        )
 
     def snapshot_extras(self, pool_images: torch.Tensor, result: QueryResult) -> dict[str, np.ndarray]:
         """The pool images of highest and lowest CS (four each) with their scores, for the

@@ -37,7 +37,7 @@ class RoundTrainer:
         self.device = device
         self.progress = progress
         self.trainer = Trainer(settings.train, device)
-        self.criterion = build_criterion(config["model"], config["loss"])
+        self._criteria: dict[str, object] = {}
 
     @cached_property
     def pool_images(self) -> torch.Tensor:
@@ -48,32 +48,45 @@ class RoundTrainer:
     @cached_property
     def targets(self) -> TargetCache:
         labels = torch.from_numpy(self.data.pool_labels.astype(np.int64)).to(self.device)
-        return TargetCache(labels, self.data.num_classes)
+        return TargetCache(
+            labels, self.data.num_classes, include_background=self.settings.model.distance_classes == "all"
+        )
 
-    def new_model(self, seed: int) -> torch.nn.Module:
-        """The seeded, untrained network of ``seed``."""
+    def model_config(self, network: str = "") -> dict:
+        """``[model]`` with the heads of ``network`` (empty: the config's own heads)."""
+        return {**self.config["model"], "heads": network} if network else dict(self.config["model"])
+
+    def criterion(self, network: str = ""):
+        """The training loss of ``network``'s heads (built once)."""
+        if network not in self._criteria:
+            self._criteria[network] = build_criterion(self.model_config(network), self.config["loss"])
+        return self._criteria[network]
+
+    def new_model(self, seed: int, network: str = "") -> torch.nn.Module:
+        """The seeded, untrained network of ``seed`` (with ``network``'s heads when given)."""
         return build_model(
-            self.config["model"], self.data.num_classes, self.data.pool_images.shape[1], seed=seed
+            self.model_config(network), self.data.num_classes, self.data.pool_images.shape[1], seed=seed
         )
 
     def train_and_evaluate(
-        self, seed: int, labeled: np.ndarray, label: str, init: dict | None = None
+        self, seed: int, labeled: np.ndarray, label: str, init: dict | None = None, network: str = ""
     ) -> tuple[torch.nn.Module, RoundRecord]:
         """Train a fresh (or ``init``-started) model on ``labeled`` and evaluate it on the test
         volumes; returns the model and its record (no round or strategy yet). ``label`` names
         the training (``round0``, ``full``, ``<strategy> round<r>``) and seeds its batches."""
-        model = self.new_model(seed)
+        model = self.new_model(seed, network)
+        criterion = self.criterion(network)
         if init is not None:
             model.load_state_dict(init)
         images = self.pool_images[torch.as_tensor(labeled, device=self.device)]
-        targets = self.targets.targets(labeled, self.criterion.needs_distance)
+        targets = self.targets.targets(labeled, criterion.needs_distance)
         full = label == "full"
         bar = training_bar(self.settings.train.num_iterations(len(labeled), full), label, self.progress)
         stats = self.trainer.fit(
             model,
             images,
             targets,
-            self.criterion,
+            criterion,
             derive_seed(seed, label.split()[-1]),
             progress=bar,
             full=full,
@@ -113,3 +126,18 @@ class RoundTrainer:
             "metrics": tuple(evaluation.metrics),
             "metric_options": {"surface_dice": {"tolerance": evaluation.surface_tolerance}},
         }
+
+    def pool_error(self, model: torch.nn.Module, candidates: np.ndarray) -> np.ndarray:
+        """The round model's true error (1 - Dice) on each scored candidate, for the report's
+        score-error correlation (DESIGN section 5)."""
+        from alstrategies.pool_error import slice_errors
+
+        return slice_errors(
+            model,
+            self.pool_images,
+            self.targets.labels,
+            candidates,
+            self.data.num_classes,
+            self.device,
+            self.settings.query.batch_size,
+        )

@@ -3,7 +3,7 @@
 With ``workers = 1`` on the CPU (the default) every unit runs in this process, in the order of
 :meth:`Schedulable.units`. With several CPU workers, or on CUDA with ``chains_per_gpu`` chains
 packed on each visible GPU, units run in spawned worker processes (each pinned to one GPU,
-with ``cpu_count // slots`` threads unless ``train.threads`` is set) and report through the
+with ``train.threads`` threads, whatever the core count) and report through the
 run folder. Small chains do not fill a large GPU; packing several is how the throughput of one
 card is used (``executor.chains_per_gpu``).
 """
@@ -64,14 +64,18 @@ class LocalExecutor:
             return gpus * self.chains_per_gpu, gpus
         return self.workers, 0
 
+    def worker_threads(self, experiment: Schedulable) -> int:
+        """Torch threads per worker: ``train.threads``, never a share of the core count (the
+        numbers would then depend on the machine)."""
+        return experiment.threads
+
     def execute(self, experiment: Schedulable) -> None:
         slots, gpus = self.slots(experiment)
         if slots <= 1:
             for unit in experiment.units():
                 experiment.run_unit(unit)
             return
-        threads = experiment.threads or max(1, (os.cpu_count() or 1) // slots)
-        spec = experiment.worker_spec(threads)
+        spec = experiment.worker_spec(self.worker_threads(experiment))
         context = multiprocessing.get_context("spawn")
         counter = context.Value("i", 0)
         with futures.ProcessPoolExecutor(

@@ -49,6 +49,11 @@ class RayExecutor:
             return self.gpus_per_chain
         return 1.0 / self.chains_per_gpu if experiment.device.type == "cuda" else 0.0
 
+    def worker_threads(self, experiment: Schedulable) -> int:
+        """Torch threads per task: ``train.threads``, never ``cpus_per_chain`` (the numbers
+        would then depend on the executor)."""
+        return experiment.threads
+
     def execute(self, experiment: Schedulable) -> None:
         try:
             import ray
@@ -61,8 +66,7 @@ class RayExecutor:
                 ray.init(address=self.address, **options)
             else:
                 ray.init(num_cpus=self.num_cpus, **options)
-        threads = experiment.threads or max(1, int(self.cpus_per_chain))
-        spec = experiment.worker_spec(threads)
+        spec = experiment.worker_spec(self.worker_threads(experiment))
         task = ray.remote(run_unit).options(
             num_cpus=self.cpus_per_chain, num_gpus=self.gpu_share(experiment), max_retries=0
         )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from alstrategies.errors import UnitFailed
-from alstrategies.loop import Experiment, WorkUnit
+from alstrategies.units import Schedulable, WorkUnit
 
 __all__ = ["UnitFailed", "UnitScheduler"]
 
@@ -22,7 +22,7 @@ class UnitScheduler:
 
     def __init__(
         self,
-        experiment: Experiment,
+        experiment: Schedulable,
         submit: Callable[[WorkUnit, object | None], object],
         wait: Callable[[list[object], float], tuple[list[object], list[object]]],
         result: Callable[[object], object],
@@ -36,8 +36,8 @@ class UnitScheduler:
         self.chain_on_handles = chain_on_handles
         self.poll_seconds = poll_seconds
 
-    def _dependents(self, seed: int) -> Iterable[WorkUnit]:
-        return (unit for unit in self.experiment.units() if unit.seed == seed and unit.kind != "round0")
+    def _dependents(self, round0: WorkUnit) -> Iterable[WorkUnit]:
+        return (unit for unit in self.experiment.units() if unit.needs(round0))
 
     def run(self) -> None:
         experiment = self.experiment
@@ -47,7 +47,7 @@ class UnitScheduler:
             handle = self.submit(unit, None)
             pending[handle] = unit
             if self.chain_on_handles:  # Ray: dependents wait on the handle inside the cluster
-                for dependent in self._dependents(unit.seed):
+                for dependent in self._dependents(unit):
                     pending[self.submit(dependent, handle)] = dependent
         try:
             while pending:
@@ -59,8 +59,14 @@ class UnitScheduler:
                     except Exception as error:
                         raise UnitFailed(f"{unit.label} failed in a worker: {error}") from error
                     if unit.kind == "round0" and not self.chain_on_handles:
-                        for dependent in self._dependents(unit.seed):
+                        for dependent in self._dependents(unit):
                             pending[self.submit(dependent, None)] = dependent
-                experiment.progress_tracker.set(experiment.completed_trainings())
+                _report_progress(experiment)
         finally:
-            experiment.progress_tracker.set(experiment.completed_trainings())
+            _report_progress(experiment)
+
+
+def _report_progress(experiment: Schedulable) -> None:
+    """Move the driver's bar to what the run folder records (workers report through it)."""
+    done, cost = experiment.completed_work()
+    experiment.progress_tracker.set(done, cost=cost)

@@ -1,0 +1,80 @@
+"""Reading NIfTI volumes with errors that say what to fix: missing, corrupt, a plain NIfTI named
+``.nii.gz``, not 3D, and several channels (a 4D volume) without ``data.channel``."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import numpy as np
+
+from alstrategies.data.orientation import canonical
+from alstrategies.errors import DatasetError
+
+Spacing = tuple[float, float, float]
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def is_plain_nifti(head: bytes) -> bool:
+    """Whether ``head`` (the first bytes of a file) starts an uncompressed NIfTI-1 or -2 header."""
+    if len(head) < 4:
+        return False
+    return any(struct.unpack(f"{order}i", head[:4])[0] in (348, 540) for order in "<>")
+
+
+def check_compression(path: Path) -> None:
+    """A file named ``.gz`` that holds an uncompressed NIfTI: an error that says to rename it."""
+    if not path.name.lower().endswith(".gz"):
+        return
+    with open(path, "rb") as handle:
+        head = handle.read(8)
+    if head[:2] != GZIP_MAGIC and is_plain_nifti(head):
+        raise DatasetError(
+            f"{path} is not gzip-compressed: rename it to {path.name[:-3]} (it is an uncompressed NIfTI)"
+        )
+
+
+def read_nifti(
+    path: Path,
+    dtype: type | None = None,
+    *,
+    reorient: bool = False,
+    channel: int | None = None,
+    channel_hint: bool = False,
+) -> tuple[np.ndarray, Spacing]:
+    """The 3D array of a NIfTI file and its voxel sizes (mm), in file axis order or, with
+    ``reorient``, turned to RAS+ (:mod:`alstrategies.data.orientation`).
+
+    ``dtype`` (e.g. ``np.float32``) reads scaled intensities in that type; ``None`` keeps the
+    stored values (for labels). Trailing singleton axes are dropped; ``channel`` picks one
+    volume of a 4D file (channels last, as in the Medical Segmentation Decathlon); any other
+    shape than 3D is an error (``channel_hint``: that names ``data.channel``).
+    """
+    import nibabel
+
+    if not path.is_file():
+        raise DatasetError(f"{path} is missing")
+    try:
+        volume = nibabel.load(str(path))
+        if reorient:
+            volume = canonical(volume)
+        array = volume.get_fdata(dtype=dtype) if dtype is not None else np.asarray(volume.dataobj)
+    except Exception as error:  # nibabel raises several types for corrupt or truncated files
+        check_compression(path)
+        raise DatasetError(f"{path} is corrupt or truncated ({error})") from None
+    while array.ndim > 3 and array.shape[-1] == 1:
+        array = array[..., 0]
+    if array.ndim == 4 and channel is not None:
+        if isinstance(channel, bool) or not isinstance(channel, int) or not 0 <= channel < array.shape[-1]:
+            raise DatasetError(
+                f"{path}: data.channel = {channel!r} is not one of its {array.shape[-1]} channels "
+                f"(0..{array.shape[-1] - 1})"
+            )
+        array = array[..., channel]
+    if array.ndim != 3:
+        hint = ""
+        if channel_hint and array.ndim == 4:
+            hint = f"; it holds {array.shape[-1]} channels: choose one with data.channel = 0..{array.shape[-1] - 1}"
+        raise DatasetError(f"{path}: expected a 3D volume, got an array of shape {array.shape}{hint}")
+    zooms = tuple(float(z) for z in volume.header.get_zooms()[:3])
+    return array, zooms  # type: ignore[return-value]
