@@ -256,3 +256,19 @@ def test_list_shows_each_strategys_family_source_and_passes(capsys):
     assert facts["oracle"].startswith("control; ")
     assert facts["coreset"].startswith("diversity; Sener & Savarese")
     assert facts["random"].startswith("random; ")
+
+
+def test_the_adding_a_strategy_package_snippet_is_complete():
+    """The walk-through's pyproject is installable as written: a build system, a project, the
+    entry point naming the module and class the walk-through defines, and the package folder."""
+    import re
+
+    text = (ROOT / "docs" / "adding_a_strategy.md").read_text()
+    blocks = re.findall(r"```toml\n(.*?)```", text, flags=re.S)
+    pyproject = next(tomllib.loads(b) for b in blocks if "[build-system]" in b)
+    assert pyproject["build-system"]["build-backend"] == "setuptools.build_meta"
+    assert pyproject["project"]["name"] and pyproject["project"]["version"]
+    target = pyproject["project"]["entry-points"]["alstrategies.strategies"]["my_confidence"]
+    module, cls = target.split(":")
+    assert f"class {cls}(" in text and module.replace(".", "/") + ".py" in text
+    assert "mypackage/__init__.py" in text and "pip install -e" in text

@@ -31,6 +31,7 @@ def learning_curve_figure(results: pd.DataFrame, metric: str = "dice", title: st
     axes = figure.subplots(2, 1, sharex=True, height_ratios=[2, 1]) if has_random else [figure.add_subplot()]
     axis = axes[0]
     strategies = list(dict.fromkeys(results["strategy"]))
+    band_alpha = min(0.08, 0.6 / max(len(strategies), 1))  # many overlapping bands must not turn to mud
     for strategy in strategies:
         part = al[al["strategy"] == strategy].sort_values("budget")
         if part.empty:
@@ -39,7 +40,7 @@ def learning_curve_figure(results: pd.DataFrame, metric: str = "dice", title: st
         y = scale * part["mean"]
         (line,) = axis.plot(x, y, markersize=3, linewidth=1.4, label=strategy, **strategy_style(strategy))
         band = scale * part["std"]
-        axis.fill_between(x, y - band, y + band, color=line.get_color(), alpha=0.08, linewidth=0)
+        axis.fill_between(x, y - band, y + band, color=line.get_color(), alpha=band_alpha, linewidth=0)
     if not full.empty:
         bound = scale * full["mean"].mean()
         axis.axhline(bound, color="black", linestyle="--", linewidth=1, label=f"100% labels ({bound:.1f})")

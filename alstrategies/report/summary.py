@@ -24,7 +24,7 @@ from alstrategies.report.statistics import (
     query_budgets,
     win_tie_loss,
 )
-from alstrategies.report.tables import EmptyResultsError, budget_label, summarise
+from alstrategies.report.tables import EmptyResultsError, budget_label, seed_text, summarise
 
 __all__ = ["pairing_values", "strategy_summary", "summary_markdown", "write_summary", "write_summary_files"]
 
@@ -118,8 +118,7 @@ def summary_markdown(
     lines = [
         f"# Summary of the learning curves ({name})",
         "",
-        f"Strategies: {len(strategies)}; seeds: {', '.join(str(s) for s in seeds)}; "
-        f"AL budgets used: {span}. Values in percent.",
+        f"Strategies: {len(strategies)}; {seed_text(seeds)}; AL budgets used: {span}. Values in percent.",
         "",
         *detection_markdown(statistics.detect, statistics.verdicts, n_pairs, statistics.has_baseline),
         "",

@@ -29,6 +29,7 @@ __all__ = [
     "latex_escape",
     "render_latex",
     "render_markdown",
+    "seed_text",
     "summarise",
     "tidy_frame",
 ]
@@ -111,7 +112,8 @@ class Table:
     def best(self) -> np.ndarray:
         """Boolean mask of the best cells: per column, every cell whose *displayed* mean equals
         the column's best displayed mean (highest, or lowest when ``higher_is_better`` is False).
-        Ties at the displayed precision are all best. No cell when ``mark_best`` is False (rows
+        Ties at the displayed precision are all best, unless every row of the column ties (the
+        shared round-0 and 100 % models): then none is. No cell when ``mark_best`` is False (rows
         that are not contenders, e.g. published values beside ours)."""
         rounded = self.rounded()
         mask = np.zeros(rounded.shape, dtype=bool)
@@ -124,14 +126,27 @@ class Table:
                 continue
             target = column[finite].max() if self.higher_is_better else column[finite].min()
             mask[:, j] = finite & (column == target)
+            if finite.sum() > 1 and mask[:, j].sum() == finite.sum():
+                mask[:, j] = False  # every row ties (e.g. the shared round-0 model): nothing is best
         return mask
 
-    def cell_text(self, i: int, j: int) -> tuple[str, str] | None:
-        """``(mean, std)`` formatted with ``decimals``, or None for a missing cell."""
+    def cell_text(self, i: int, j: int) -> tuple[str, str | None] | None:
+        """``(mean, std)`` formatted with ``decimals`` (std None for a single seed, where the
+        sample std is undefined), or None for a missing cell."""
         if not np.isfinite(self.mean[i, j]):
             return None
-        std = self.std[i, j] if np.isfinite(self.std[i, j]) else 0.0
-        return f"{self.mean[i, j]:.{self.decimals}f}", f"{std:.{self.decimals}f}"
+        mean = f"{self.mean[i, j]:.{self.decimals}f}"
+        std = self.std[i, j]
+        if not np.isfinite(std) or (self.count[i, j] < 2 and std == 0):  # one seed: std undefined
+            return mean, None
+        return mean, f"{self.std[i, j]:.{self.decimals}f}"
+
+    def cell(self, i: int, j: int, plus_minus: str = "±") -> str | None:
+        """``mean ± std`` (``mean`` alone for a single seed), or None for a missing cell."""
+        text = self.cell_text(i, j)
+        if text is None:
+            return None
+        return text[0] if text[1] is None else f"{text[0]} {plus_minus} {text[1]}"
 
 
 def summarise(results: pd.DataFrame, metric: str = "dice") -> pd.DataFrame:
@@ -198,6 +213,12 @@ def budget_table(
     )
 
 
+def seed_text(seeds: Sequence[int]) -> str:
+    """``"1 seed (0)"``, ``"5 seeds (0, 1, 2, 3, 4)"``: never "seeds: 0", which reads as none."""
+    seeds = sorted(int(s) for s in seeds)
+    return f"{len(seeds)} seed{'s' if len(seeds) != 1 else ''} ({', '.join(map(str, seeds))})"
+
+
 def render_markdown(table: Table) -> str:
     """A Markdown table: ``mean ± std`` cells, the best cells of each column in bold."""
     best = table.best()
@@ -208,11 +229,10 @@ def render_markdown(table: Table) -> str:
     for i, row in enumerate(table.rows):
         cells = []
         for j in range(len(table.columns)):
-            text = table.cell_text(i, j)
-            if text is None:
+            cell = table.cell(i, j)
+            if cell is None:
                 cells.append(MISSING)
                 continue
-            cell = f"{text[0]} ± {text[1]}"
             cells.append(f"**{cell}**" if best[i, j] else cell)
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
@@ -243,11 +263,10 @@ def render_latex(table: Table, caption: str | None = None, label: str | None = N
     for i, row in enumerate(table.rows):
         cells = [latex_escape(row)]
         for j in range(len(table.columns)):
-            text = table.cell_text(i, j)
-            if text is None:
+            cell = table.cell(i, j, plus_minus="$\\pm$")
+            if cell is None:
                 cells.append("--")
                 continue
-            cell = f"{text[0]} $\\pm$ {text[1]}"
             cells.append(rf"\textbf{{{cell}}}" if best[i, j] else cell)
         lines.append(" & ".join(cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]

@@ -44,6 +44,7 @@ def difference_figure(bands: pd.DataFrame, baseline: str = "random", ylabel: str
     figure = Figure(figsize=(8, 4.5), dpi=120, layout="constrained")
     axis = figure.add_subplot()
     axis.axhline(0.0, color="black", linewidth=1, label=f"= {baseline}")
+    band_alpha = min(0.15, 1.0 / max(bands["strategy"].nunique(), 1))  # many bands must stay readable
     for strategy, part in bands.groupby("strategy", sort=False):
         part = part.sort_values("budget")
         x = 100 * part["budget"].to_numpy(dtype=float)
@@ -52,7 +53,7 @@ def difference_figure(bands: pd.DataFrame, baseline: str = "random", ylabel: str
             x, 100 * part["mean_diff"].to_numpy(dtype=float), markersize=3, label=str(strategy), **style
         )
         low, high = part["ci_low"].to_numpy(dtype=float), part["ci_high"].to_numpy(dtype=float)
-        axis.fill_between(x, 100 * low, 100 * high, color=line.get_color(), alpha=0.15, linewidth=0)
+        axis.fill_between(x, 100 * low, 100 * high, color=line.get_color(), alpha=band_alpha, linewidth=0)
     axis.set_xlabel("labeled fraction of the pool (%)")
     axis.set_ylabel(f"{ylabel} − {baseline} (percentage points)")
     axis.set_title(f"Difference to {baseline}, paired by seed; bands: bootstrap 95 % CI", fontsize=9)

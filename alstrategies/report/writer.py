@@ -22,6 +22,7 @@ from alstrategies.report.tables import (
     budget_table,
     render_latex,
     render_markdown,
+    seed_text,
     tidy_frame,
 )
 
@@ -110,8 +111,12 @@ def reported_metrics(results: pd.DataFrame) -> list[Metric]:
 
 
 def _seed_text(results: pd.DataFrame) -> str:
-    seeds = results.groupby("strategy", sort=False)["seed"].nunique()
-    return ", ".join(f"{k}={v}" for k, v in seeds.items())
+    """``5 seeds (0, 1, 2, 3, 4)``, or per strategy when they differ."""
+    seeds = results.groupby("strategy", sort=False)["seed"].unique()
+    texts = {name: seed_text(values) for name, values in seeds.items()}
+    if len(set(texts.values())) == 1:
+        return next(iter(texts.values()))
+    return "; ".join(f"{name}: {text}" for name, text in texts.items())
 
 
 def _write_family(results: pd.DataFrame, out_dir: Path, family: str, class_names: list[str]) -> list[Path]:
@@ -122,7 +127,7 @@ def _write_family(results: pd.DataFrame, out_dir: Path, family: str, class_names
     recorded = None if metric.unit_in_title else recorded_unit(results, family)
     heading = metric.heading_for(recorded)
     intro = (
-        f"Seeds per strategy: {_seed_text(results)}. Columns are the labeled fractions of the pool; "
+        f"Seeds: {_seed_text(results)}. Columns are the labeled fractions of the pool; "
         f"100% is the fully supervised upper bound."
     )
     if metric.note:

@@ -100,7 +100,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         id="curves-no-std-band",
         description="learning curves drawn without their std band",
         path="alstrategies/report/curves.py",
-        old="        axis.fill_between(x, y - band, y + band, color=line.get_color(), alpha=0.08, linewidth=0)\n",
+        old="        axis.fill_between(x, y - band, y + band, color=line.get_color(), alpha=band_alpha, linewidth=0)\n",
         new="",
         tests=REPORT_GUARDS,
         select="learning_curves",
