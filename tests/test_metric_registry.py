@@ -283,6 +283,8 @@ def test_a_registered_metric_reaches_records_results_and_the_report(voxel_ratio,
         assert cell["mean"].item() == pytest.approx(10 * rows.groupby("seed")["voxel_ratio"].mean().mean())
     for _budget, column in cells.groupby("budget"):
         best = column["mean"].round(2) == column["mean"].round(2).min()
+        if best.all() and len(best) > 1:  # the whole column ties: nothing is bold
+            best[:] = False
         assert column["best"].tolist() == best.tolist()
 
 

@@ -243,10 +243,10 @@ def test_write_report_on_the_committed_synthetic_run(tmp_path):
     with_random = {"difference_to_random.csv", "difference_to_random.png", "difference_to_random.pdf"}
     assert {p.name for p in written} == RUN_FILES | with_random | {"aulc_vs_random.csv"}
     _check_family(tmp_path, results, "dice", ["RV", "MYO", "LV"])
-    _check_family(tmp_path, results, "hd95", ["RV", "MYO", "LV"], unit="unit not recorded")
-    hd95 = (tmp_path / "hd95_table.md").read_text()  # written before units and misses were recorded
-    assert hd95.startswith("# HD95 (unit not recorded) on the test volumes")
-    assert "## HD95 RV (unit not recorded)" in hd95 and "Miss counts were not recorded" in hd95
+    _check_family(tmp_path, results, "hd95", ["RV", "MYO", "LV"], unit="mm")
+    hd95 = (tmp_path / "hd95_table.md").read_text()  # the phantom's volumes have a spacing: mm
+    assert hd95.startswith("# HD95 (mm) on the test volumes")
+    assert "## HD95 RV (mm)" in hd95 and "HD95 misses RV" in hd95
     # the tables match the committed Markdown report's first table cell for cell
     committed = (SYNTHETIC_RESULTS.parent / "dice_table.md").read_text().split("\n## ")[0]
     ours = (tmp_path / "dice_table.md").read_text().split("\n## ")[0]
@@ -254,7 +254,8 @@ def test_write_report_on_the_committed_synthetic_run(tmp_path):
     unbolded = lambda lines: [ln.replace("**", "") for ln in lines]  # noqa: E731  (tied columns: no bold now)
     assert unbolded(table_lines(ours)) == unbolded(table_lines(committed))
     summary = (tmp_path / "summary.md").read_text()
-    assert "6.67% to 33.33% (9 budgets)" in summary and "m = 21" in summary
+    strategies = results["strategy"].nunique()
+    assert "6.67% to 33.33% (9 budgets)" in summary and f"m = {strategies * (strategies - 1) // 2}" in summary
     assert "| least_confidence | " in summary and "not reached" in summary
 
 
