@@ -11,18 +11,13 @@ Welford's update per batch (:class:`alstrategies.mc_dropout.WelfordMoments`), so
 
 from __future__ import annotations
 
-import warnings
-
-import numpy as np
 import torch
 
-from alstrategies.errors import ConfigError
 from alstrategies.mc_dropout import MCDropoutSampler, WelfordMoments
-from alstrategies.seeding import torch_seed
-from alstrategies.strategy import REDUCTIONS, QueryContext, RankingStrategy, Reduction, reduce_pixels
+from baselines.mc_dropout_strategy import MCDropoutStrategy
 
 
-class MeanSTDStrategy(RankingStrategy):
+class MeanSTDStrategy(MCDropoutStrategy):
     """Mean STD (MC dropout): the reduced mean-over-classes std of the softmax over T passes.
 
     Args:
@@ -38,49 +33,7 @@ class MeanSTDStrategy(RankingStrategy):
     source = "Gal et al., ICML 2017"
     forward_passes = "T (10)"
 
-    def __init__(
-        self,
-        passes: int = 10,
-        reduction: Reduction = "mean",
-        *,
-        sampling: str = "top_k",
-        sampling_beta: float = 1.0,
-    ) -> None:
-        if isinstance(passes, bool) or not isinstance(passes, int) or passes < 2:
-            raise ConfigError(f"mean_std needs at least 2 stochastic passes, got passes={passes!r}")
-        if not callable(reduction) and reduction not in REDUCTIONS:
-            raise ConfigError(f"unknown reduction {reduction!r}; use one of {REDUCTIONS} or a callable")
-        super().__init__(sampling=sampling, sampling_beta=sampling_beta)
-        self.passes = passes
-        self.reduction = reduction
-
-    def score_pool(self, context: QueryContext, seed: int) -> np.ndarray:
-        """Image scores of every unlabeled image, in ``context.unlabeled`` order.
-
-        Args:
-            context: The model and the pool.
-            seed: The seed of the dropout masks (:class:`~alstrategies.mc_dropout.MCDropoutSampler`);
-                the draws are batch-major: all passes of the first batch, then of the next.
-
-        Returns:
-            float64 scores, one per unlabeled image.
-        """
-        scores: list[torch.Tensor] = []
-        with MCDropoutSampler(context.model, seed, context.device, context.autocast) as sampler:
-            if not sampler.active:
-                warnings.warn(
-                    "mean_std: the model has no active dropout module (model.dropout = false?), so "
-                    "every pass is identical and all scores are 0",
-                    stacklevel=4,
-                )
-            for _, images in context.batches():
-                moments = sampler.accumulate(images, self.passes, WelfordMoments(sampler.workspace))
-                std = moments.std().mean(dim=1)  # B x H x W: mean over classes
-                scores.append(reduce_pixels(std, self.reduction).float().cpu())
-        return torch.cat(scores).numpy().astype(np.float64)
-
-    def score(
-        self, context: QueryContext, rng: np.random.Generator
-    ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-        """One seed from ``rng``, then :meth:`score_pool`; no details."""
-        return self.score_pool(context, torch_seed(rng)), {}
+    def pixel_scores(self, sampler: MCDropoutSampler, images: torch.Tensor) -> torch.Tensor:
+        """Per pixel and class the population std over the passes, mean over classes."""
+        moments = sampler.accumulate(images, self.passes, WelfordMoments(sampler.workspace))
+        return moments.std().mean(dim=1)  # B x H x W: mean over classes

@@ -173,6 +173,7 @@ def test_score_strategy_is_a_ranking_strategy_and_score_pool_is_its_score():
 
 def test_baselines_only_implement_score_on_the_ranking_base():
     from baselines.bald import BALDStrategy
+    from baselines.mc_dropout_strategy import MCDropoutStrategy
     from baselines.mean_std import MeanSTDStrategy
     from baselines.uncertainty import LeastConfidenceStrategy, MarginStrategy, MaxEntropyStrategy
     from baselines.vaal import VAALStrategy
@@ -180,7 +181,11 @@ def test_baselines_only_implement_score_on_the_ranking_base():
     for factory in (MeanSTDStrategy, VAALStrategy, BALDStrategy):
         assert issubclass(factory, RankingStrategy) and not issubclass(factory, ScoreStrategy)
         assert factory.select is RankingStrategy.select
-        assert "score" in vars(factory)
+    assert "score" in vars(VAALStrategy)
+    for factory in (MeanSTDStrategy, BALDStrategy):  # the MC-dropout pair: one pixel map each
+        assert issubclass(factory, MCDropoutStrategy) and factory.score is MCDropoutStrategy.score
+        assert set(vars(factory)) & {"score", "score_pool", "__init__"} == set()
+        assert "pixel_scores" in vars(factory)
     for factory in (MaxEntropyStrategy, LeastConfidenceStrategy, MarginStrategy):
         assert "__init__" not in vars(factory)  # ScoreStrategy's, with its reduction option
         assert factory(reduction="max").reduction == "max"
