@@ -42,6 +42,11 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", ".")
 
 
+#: The polynomial decay at 64 x 64, against the paper's step decay: round 0 only (every point is
+#: a training of its own).
+CALIBRATION_POLY = ["--size", "64", "--schedule", "poly", "--round0", "250", "500", "750", "1000"]
+CALIBRATION_POLY += ["--curves", "round0 cold"]
+
 PAPER_TABLES = {  # the SBC-AL paper's Tables 1 and 2, set beside the run's Dice table
     "acdc": "benchmarks/reference/sbcal_miccai2024_acdc.csv",
     "kits19": "benchmarks/reference/sbcal_miccai2024_kits19.csv",
@@ -73,17 +78,25 @@ def benchmark_acdc(session: nox.Session) -> None:
 
 
 @nox.session
-def benchmark_acdc_quick(session: nox.Session) -> None:
-    """Real ACDC on a 2-core CPU (48 x 48, 5 seeds, 3 budgets + 100 %): checks the pipeline on
-    real scans; it cannot rank strategies."""
-    _benchmark(session, "benchmarks/configs/acdc_quick.toml", "results/acdc_quick", paper="acdc")
+def benchmark_acdc_cpu(session: nox.Session) -> None:
+    """The real-ACDC CPU study (docs/results.md): every strategy and both controls through every
+    budget at 64 x 64, the network/query split and the ASR ablation; resumes from its records.
+    Pass the data with ALSTRATEGIES_ACDC_ROOT or ``-- PATH``."""
+    install(session)
+    session.run("bash", "benchmarks/studies/acdc_cpu.sh", *session.posargs, external=True)
 
 
 @nox.session
-def benchmark_acdc_cpu(session: nox.Session) -> None:
-    """Real ACDC through every budget on a 2-core CPU (48 x 48, 5 seeds, 6.67-33.33 % + 100 %):
-    the whole learning curve at low resolution, with the paper's Table 1 beside it."""
-    _benchmark(session, "benchmarks/configs/acdc_cpu.toml", "results/acdc_cpu", paper="acdc")
+def calibrate_acdc_cpu(session: nox.Session) -> None:
+    """The schedule calibration behind acdc_cpu.toml (results/acdc_calibration): Dice against
+    iterations at 48 x 48 and 64 x 64 (the paper's step decay), and round 0 at 64 x 64 with the
+    polynomial decay."""
+    install(session)
+    script = ["python", "-m", "benchmarks.calibration.acdc_schedule", *session.posargs]
+    session.run(*script, "--size", "48", "--warm", "100", "200", "400", "800", "1200", "1600")
+    session.run(*script, "--size", "64")
+    session.run(*script, *CALIBRATION_POLY)
+    session.run(*script, "--plot")
 
 
 @nox.session

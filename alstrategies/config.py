@@ -29,6 +29,8 @@ DISTANCE_CLASSES = ("all", "foreground")
 SAMPLINGS = ("top_k", "power", "softmax", "softrank")
 #: ``protocol.networks`` (DESIGN section 5).
 NETWORKS = ("shared", "paper")
+#: ``train.lr_schedule``: the paper's step decay, or nnU-Net's polynomial decay to 0 per training.
+LR_SCHEDULES = ("step", "poly")
 
 #: Keys that may differ between invocations on one run folder (they select, not define, work).
 SELECTION_KEYS = (
@@ -169,6 +171,11 @@ def validate(config: dict) -> dict:
         raise ConfigError(f"query.sampling = {config['query']['sampling']!r} is not one of {SAMPLINGS}")
     _check_model(config["model"])
     _check_evaluation(config["evaluation"])
+    if config["train"]["lr_schedule"] not in LR_SCHEDULES:
+        raise ConfigError(
+            f"train.lr_schedule = {config['train']['lr_schedule']!r} is not one of {LR_SCHEDULES} "
+            "(step: x train.lr_decay every train.lr_step iterations; poly: (1 - t / T) ** 0.9)"
+        )
     if config["protocol"]["networks"] not in NETWORKS:
         raise ConfigError(
             f"protocol.networks = {config['protocol']['networks']!r} is not one of {NETWORKS} "

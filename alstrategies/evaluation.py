@@ -122,6 +122,13 @@ class EvaluationResult:
         return self.mean("hd95")
 
 
+def class_argmax(logits: torch.Tensor) -> torch.Tensor:
+    """``logits.argmax(dim=1)`` (the first class of a tie), computed along a contiguous last axis:
+    on the CPU, argmax over the channel axis of an ``N x C x H x W`` tensor is several times
+    slower than over the last axis of its channels-last copy, and the result is the same."""
+    return logits.permute(0, *range(2, logits.ndim), 1).contiguous().argmax(dim=-1)
+
+
 def predict_volume(
     model: nn.Module, volume: Volume, device: torch.device, batch_size: int = 64, amp: bool = True
 ) -> np.ndarray:
@@ -139,7 +146,7 @@ def predict_volume(
                 logits = model(chunk[:, None].to(device).float()).logits.float()
             if tuple(logits.shape[-2:]) != target_size:
                 logits = F.interpolate(logits, size=target_size, mode="bilinear", align_corners=True)
-            slices.append(logits.argmax(dim=1).to(torch.uint8).cpu())
+            slices.append(class_argmax(logits).to(torch.uint8).cpu())
     return torch.cat(slices).numpy()
 
 

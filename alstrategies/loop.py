@@ -24,7 +24,7 @@ from alstrategies.data import load_dataset
 from alstrategies.device import configure_threads, resolve_device
 from alstrategies.errors import RecordError
 from alstrategies.layout import RunLayout
-from alstrategies.progress import ProgressTracker, RunLog, announce
+from alstrategies.progress import ProgressTracker, RecordedRates, RunLog, announce
 from alstrategies.protocol import Budget, budget_schedule, derive_rng, derive_seed, initial_labeled_set
 from alstrategies.records import read_record, write_record, write_results
 from alstrategies.registry import STRATEGIES
@@ -92,7 +92,10 @@ class Experiment:
         )
         self.rounds = RoundTrainer(config, settings, self.data, self.device, progress)
         self.progress_tracker = ProgressTracker(
-            self.total_trainings(), float(sum(p.cost for p in self.plan)), enabled=progress
+            self.total_trainings(),
+            float(sum(p.cost for p in self.plan)),
+            enabled=progress,
+            rates=RecordedRates([p.record for p in self.plan]),
         )
         snapshots = settings.snapshots
         self.snapshot_seeds = set(snapshots.seeds)
@@ -385,7 +388,8 @@ class Experiment:
             torch.get_num_threads(),
             f"executor {type(executor).__name__}" if executor is not None else "in this process",
         )
-        write_plan(self.layout, self.plan, self.strategy_names, self.seeds)
+        parallel = int(getattr(executor, "workers", 1) or 1)
+        write_plan(self.layout, self.plan, self.strategy_names, self.seeds, parallel)
         done, cost = self.completed_work()
         if done:
             total = self.total_trainings()
@@ -402,5 +406,8 @@ class Experiment:
                 executor.execute(self)
         finally:
             self.progress_tracker.close()
+            log.info(
+                "invocation ended: %d trainings of %s recorded", self.completed_trainings(), self.layout.root
+            )
             self.close_log()
         return self.results()

@@ -24,6 +24,8 @@ RANGES: dict[str, Range] = {
     "train.epochs": (1, None, False, False),
     "train.full_epochs_factor": (0, None, True, False),
     "train.iterations": (0, None, False, False),
+    "train.initial_iterations": (0, None, False, False),
+    "train.full_iterations": (0, None, False, False),
     "train.min_batches_per_epoch": (0, None, False, False),
     "train.batch_size": (1, None, False, False),
     "train.lr": (0, None, True, False),
@@ -50,6 +52,8 @@ RANGES: dict[str, Range] = {
 #: What a special value means, for the message.
 NOTES = {
     "train.iterations": "0 = use train.epochs",
+    "train.initial_iterations": "0 = as every round",
+    "train.full_iterations": "0 = as every round",
     "train.threads": "0 = torch's default, which follows the core count",
     "train.min_batches_per_epoch": "0 = one pass over the labeled set",
 }

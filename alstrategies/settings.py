@@ -53,6 +53,8 @@ class TrainConfig:
     epochs: int = 60
     full_epochs_factor: float = 1.0
     iterations: int = 0
+    initial_iterations: int = 0  # the round-0 model's; 0 = as every round
+    full_iterations: int = 0  # the 100 % model's; 0 = as every round (with full_epochs_factor)
     min_batches_per_epoch: int = 0
     batch_size: int = 16
     lr: float = 0.01
@@ -61,6 +63,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     lr_decay: float = 0.9
     lr_step: int = 500
+    lr_schedule: str = "step"  # "step": x lr_decay every lr_step; "poly": (1 - t / T) ** 0.9 per training
     augment: bool = True
     amp: bool = True
     channels_last: bool = True
@@ -75,12 +78,21 @@ class TrainConfig:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in names})
 
-    def num_iterations(self, num_images: int, full: bool = False) -> int:
-        """``iterations`` when set, else ``epochs`` (times ``full_epochs_factor``, rounded, for
+    def num_iterations(self, num_images: int, stage: str = "round") -> int:
+        """The iterations of one training at ``stage`` (``"round0"``, ``"round"`` or ``"full"``,
+        the 100 % model): ``initial_iterations`` or ``full_iterations`` when set for that stage,
+        else ``iterations`` when set, else ``epochs`` (times ``full_epochs_factor``, rounded, for
         the 100 % model) times the batches of an epoch: one pass over the data, at least
         ``min_batches_per_epoch`` batches (nnU-Net-style fixed-length epochs for tiny sets)."""
+        if stage not in ("round0", "round", "full"):
+            raise ValueError(f"stage must be 'round0', 'round' or 'full', got {stage!r}")
+        if stage == "round0" and self.initial_iterations > 0:
+            return self.initial_iterations
+        if stage == "full" and self.full_iterations > 0:
+            return self.full_iterations
         if self.iterations > 0:
             return self.iterations
+        full = stage == "full"
         epochs = max(1, round(self.epochs * self.full_epochs_factor)) if full else self.epochs
         return epochs * max(math.ceil(num_images / self.batch_size), self.min_batches_per_epoch)
 

@@ -15,9 +15,11 @@ import pandas as pd
 from alstrategies.config import fill_defaults
 from alstrategies.errors import MissingFileError
 from alstrategies.layout import RunLayout
+from alstrategies.progress import WorkRates
 from alstrategies.protocol import budget_schedule
 from alstrategies.records import read_record
-from alstrategies.units import read_plan
+from alstrategies.run_log import invocation_minutes
+from alstrategies.units import read_plan, read_plan_parallel
 
 
 @dataclass
@@ -30,13 +32,20 @@ class RunStatus:
     shared: pd.DataFrame  # seed -> round0 / full recorded (bool)
     trainings: tuple[int, int] | None = None  # (recorded, planned) in the progress bar's units
     minutes_left: float | None = None  # at the recorded trainings' seconds per iteration
+    invocations: list[float] | None = None  # wall-clock minutes of each invocation in run.log
 
     @property
     def complete(self) -> bool:
-        """Every chain seen has all its rounds and every seed its shared models."""
+        """Every planned training is recorded (``plan.json``, when the folder has one), every
+        chain begun has all its rounds, and every seed its shared models. A chain that no
+        invocation asked for (a strategy run with fewer seeds) is not missing."""
         if self.rounds is None or self.chains.empty:
             return False
-        return bool((self.chains.to_numpy() == self.rounds).all() and self.shared.to_numpy().all())
+        if self.trainings is not None and self.trainings[0] < self.trainings[1]:
+            return False
+        counts = self.chains.to_numpy()
+        begun = counts[counts > 0]
+        return bool((begun == self.rounds).all() and self.shared.to_numpy().all())
 
     def text(self) -> str:
         """A human-readable summary: one line per seed's shared models, then the chain table."""
@@ -48,16 +57,22 @@ class RunStatus:
         if self.chains.empty:
             lines.append("  no strategy round recorded yet")
         else:
-            table = self.chains.astype(str) + "/" + expected
+            table = (self.chains.astype(str) + "/" + expected).where(self.chains > 0, "-")
             lines += ["", table.to_string()]
         done = int(self.chains.to_numpy().sum()) if not self.chains.empty else 0
         if self.trainings is not None:
             recorded, planned = self.trainings
             left = "" if self.minutes_left is None else f", about {self.minutes_left:.1f} min left"
-            lines.append(f"\ntrainings recorded: {recorded} of {planned} (the run's progress bar){left}")
+            lines.append(f"\ntrainings recorded: {recorded} of {planned} (all invocations' plans){left}")
         elif self.rounds is not None and not self.chains.empty:
             total = self.chains.size * self.rounds
             lines.append(f"\nchain rounds recorded: {done} of {total} for the chains seen")
+        if self.invocations:
+            count = len(self.invocations)
+            lines.append(
+                f"wall time in run.log: {sum(self.invocations):.1f} min over {count} "
+                f"invocation{'s' if count != 1 else ''}"
+            )
         return "\n".join(lines)
 
 
@@ -104,33 +119,47 @@ def run_status(root: str | Path) -> RunStatus:
         index=pd.Index(strategies, name="strategy"),
         columns=pd.Index([f"seed {s}" for s in seeds]),
     )
-    shared_columns = ["round0"] + (["full"] if config["protocol"]["include_full"] else [])
+    kinds = ["round0"] + (["full"] if config["protocol"]["include_full"] else [])
+    networks = _shared_networks(layout)
+    columns = [(kind, network) for network in networks for kind in kinds]
     shared = pd.DataFrame(
-        [[layout.shared(seed, which).is_file() for which in shared_columns] for seed in seeds],
+        [[layout.shared(seed, kind, network).is_file() for kind, network in columns] for seed in seeds],
         index=pd.Index(seeds, name="seed"),
-        columns=shared_columns,
+        columns=[f"{kind} ({network})" if network else kind for kind, network in columns],
     )
     trainings, minutes_left = _plan_progress(layout)
-    return RunStatus(layout.root, rounds, chains, shared, trainings, minutes_left)
+    invocations = invocation_minutes(layout.log) if layout.log.is_file() else None
+    return RunStatus(layout.root, rounds, chains, shared, trainings, minutes_left, invocations)
+
+
+def _shared_networks(layout: RunLayout) -> list[str]:
+    """The networks whose shared models any seed has (``[""]`` for a one-network run)."""
+    found = set()
+    for path in (layout.root / "shared").glob("seed*/*.json"):
+        key = layout.parse(path)
+        if key is not None:
+            found.add(key.network)
+    return sorted(found) or [""]
 
 
 def _plan_progress(layout: RunLayout) -> tuple[tuple[int, int] | None, float | None]:
-    """(recorded, planned) trainings of the latest invocation's plan, and the minutes left at
-    the recorded trainings' wall-clock seconds per iteration."""
+    """(recorded, planned) trainings of the folder's plan, and the minutes left: the planned
+    iterations and trainings still to do at the recorded seconds per iteration and per training
+    (query and evaluation), divided among the latest invocation's parallel workers."""
     plan = read_plan(layout)
     if plan is None:
         return None, None
-    seconds = cost_done = 0.0
-    recorded = 0
+    rates = WorkRates()
+    left_cost = 0.0
+    left = 0
     for entry in plan:
         record = read_record(entry.record)
         if record is None:
-            continue
-        recorded += 1
-        cost_done += entry.cost
-        seconds += sum(
-            float(record.get(k) or 0.0) for k in ("train_seconds", "eval_seconds", "query_seconds")
-        )
-    remaining = sum(p.cost for p in plan) - cost_done
-    minutes = seconds / cost_done * remaining / 60 if cost_done > 0 and seconds > 0 else None
-    return (recorded, len(plan)), minutes
+            left_cost += entry.cost
+            left += 1
+        else:
+            rates.add(record)
+    work = rates.seconds(left_cost, left)
+    parallel = max(1, read_plan_parallel(layout))
+    minutes = work / 60 / parallel if work is not None else None
+    return (rates.trainings, len(plan)), minutes

@@ -91,43 +91,67 @@ def training_plan(
     budget_counts: list[int],
     pool_size: int,
     include_full: bool,
-    iterations: Callable[[int, bool], int],
+    iterations: Callable[[int, str], int],
 ) -> list[PlannedTraining]:
     """Every training of a run: per seed and network the round-0 and 100 % models, and every
-    chain's rounds after round 0 (round 0 is the shared model); ``iterations(n, full)`` is the
-    trainer's schedule for ``n`` labeled images."""
+    chain's rounds after round 0 (round 0 is the shared model); ``iterations(n, stage)`` is the
+    trainer's schedule for ``n`` labeled images at ``stage`` (``round0``, ``round``, ``full``)."""
     plan = []
     for seed in seeds:
         for network in dict.fromkeys(networks.values()):
             plan.append(
-                PlannedTraining(layout.shared(seed, "round0", network), iterations(budget_counts[0], False))
+                PlannedTraining(
+                    layout.shared(seed, "round0", network), iterations(budget_counts[0], "round0")
+                )
             )
             if include_full:
                 plan.append(
-                    PlannedTraining(layout.shared(seed, "full", network), iterations(pool_size, True))
+                    PlannedTraining(layout.shared(seed, "full", network), iterations(pool_size, "full"))
                 )
         for name in networks:
             for r, count in enumerate(budget_counts[1:], start=1):
-                plan.append(PlannedTraining(layout.strategy_round(name, seed, r), iterations(count, False)))
+                plan.append(PlannedTraining(layout.strategy_round(name, seed, r), iterations(count, "round")))
     return plan
 
 
 def write_plan(
-    layout: RunLayout, plan: list[PlannedTraining], strategies: list[str], seeds: list[int]
+    layout: RunLayout, plan: list[PlannedTraining], strategies: list[str], seeds: list[int], parallel: int = 1
 ) -> None:
-    """``plan.json``: what this invocation will train, so that ``status`` counts in the bar's
-    units (strategies and seeds are selection keys, absent from ``config.json``)."""
+    """``plan.json``: every training that any invocation on the folder planned (this one's
+    added to those recorded before), so that ``status`` counts in the bar's units and knows
+    what the folder still lacks when invocations select different strategies or seeds
+    (selection keys, absent from ``config.json``); ``parallel`` is how many trainings this
+    invocation's executor runs at once (for the time left)."""
+    before = json.loads(layout.plan.read_text()) if layout.plan.is_file() else {}
     entries = [[p.record.relative_to(layout.root).as_posix(), p.cost] for p in plan]
-    text = json.dumps({"strategies": strategies, "seeds": seeds, "trainings": entries}, indent=0)
+    mine = {path for path, _ in entries}
+    entries = [entry for entry in before.get("trainings", []) if entry[0] not in mine] + entries
+    text = json.dumps(
+        {
+            "strategies": list(dict.fromkeys([*before.get("strategies", []), *strategies])),
+            "seeds": sorted(set(before.get("seeds", [])) | set(seeds)),
+            "parallel": parallel,
+            "trainings": entries,
+        },
+        indent=0,
+    )
     atomic_write_text(layout.plan, text)
 
 
 def read_plan(layout: RunLayout) -> list[PlannedTraining] | None:
-    """The plan of the latest invocation, or None when the folder has none (older runs)."""
+    """Every planned training (see :func:`write_plan`), or None when the folder has none (older
+    runs)."""
     if not layout.plan.is_file():
         return None
     entries = json.loads(layout.plan.read_text())["trainings"]
     return [PlannedTraining(layout.root / path, float(cost)) for path, cost in entries]
+
+
+def read_plan_parallel(layout: RunLayout) -> int:
+    """The parallel trainings of the latest invocation's plan (1 for plans that do not say)."""
+    if not layout.plan.is_file():
+        return 1
+    return int(json.loads(layout.plan.read_text()).get("parallel", 1))
 
 
 class ProgressSink(Protocol):

@@ -3,6 +3,8 @@ from pathlib import Path
 import pytest
 
 from alstrategies.config import ConfigError, differences, fingerprint, load_config, parse_value
+from alstrategies.protocol import budget_schedule
+from alstrategies.settings import TrainConfig
 
 
 def test_defaults_validate():
@@ -104,3 +106,48 @@ def test_kits19_config_has_the_paper_schedule() -> None:
     assert config["train"]["batch_size"] == 8 and config["train"]["epochs"] == 100
     assert config["model"]["heads"] == "sbc" and len(config["protocol"]["seeds"]) == 5
     assert set(config["strategies"]["names"]) == ALL_STRATEGIES
+
+
+def test_lr_schedule_and_stage_iterations_are_checked():
+    assert load_config(None, ['train.lr_schedule="poly"'])["train"]["lr_schedule"] == "poly"
+    with pytest.raises(ConfigError, match=r"train.lr_schedule = 'cosine' is not one of \('step', 'poly'\)"):
+        load_config(None, ['train.lr_schedule="cosine"'])
+    with pytest.raises(ConfigError, match="train.full_iterations"):
+        load_config(None, ["train.full_iterations=-1"])
+
+
+def test_acdc_cpu_preset_makes_the_100_percent_model_an_upper_bound_by_construction() -> None:
+    """Warm-started: the 100 % model has at least the iterations of any chain's final model
+    since the same cold start, on every budget of the paper, one thread per worker."""
+    config = load_config(CONFIGS / "acdc_cpu.toml")
+    train, protocol = TrainConfig.from_dict(config["train"]), config["protocol"]
+    pool = 1312  # ACDC's SSL4MIS training split, in slices
+    budgets = budget_schedule(
+        pool, protocol["initial_fraction"], protocol["step_fraction"], protocol["final_fraction"]
+    )
+    assert [round(100 * b.fraction, 2) for b in budgets] == [
+        6.67,
+        10,
+        13.33,
+        16.67,
+        20,
+        23.33,
+        26.67,
+        30,
+        33.33,
+    ]
+    assert train.warm_start and protocol["include_full"] and train.threads == 1
+    chain = train.num_iterations(budgets[0].count, "round0") + sum(
+        train.num_iterations(b.count, "round") for b in budgets[1:]
+    )
+    full = train.num_iterations(budgets[0].count, "round0") + train.num_iterations(pool, "full")
+    assert full >= chain
+    assert protocol["seeds"] == [0, 1, 2, 3, 4]
+
+
+def test_the_cpu_asr_ablation_trains_the_presets_100_percent_model() -> None:
+    preset, ablation = load_config(CONFIGS / "acdc_cpu.toml"), load_config(CONFIGS / "ablation_asr_cpu.toml")
+    assert ablation["train"] == preset["train"]
+    assert ablation["model"] == preset["model"]
+    assert ablation["data"] == preset["data"]
+    assert set(ablation["grid"]["variants"]) == {"none", "add", "concat", "attention"}

@@ -250,3 +250,13 @@ def test_batches_restack_in_order_and_the_mode_is_restored():
     np.testing.assert_array_equal(by_one.dice_per_volume, whole.dice_per_volume)
     expected, _ = slow_metrics(prediction, label)
     np.testing.assert_allclose(by_one.dice_per_volume, [expected], equal_nan=True)
+
+
+def test_class_argmax_is_argmax_over_the_channels_with_ties_to_the_first():
+    from alstrategies.evaluation import class_argmax
+
+    generator = torch.Generator().manual_seed(0)
+    logits = torch.randint(0, 3, (3, 4, 17, 9), generator=generator).float()  # many ties
+    assert torch.equal(class_argmax(logits), logits.argmax(dim=1))
+    smooth = torch.randn(2, 5, 8, 6, 3, generator=generator)
+    assert torch.equal(class_argmax(smooth), smooth.argmax(dim=1))

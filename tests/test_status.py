@@ -5,7 +5,9 @@ import pytest
 from alstrategies.cli import main
 from alstrategies.loop import Experiment
 from alstrategies.records import RunLayout
+from alstrategies.run_log import invocation_minutes
 from alstrategies.status import run_status
+from alstrategies.units import write_plan
 
 
 def test_status_counts_rounds_of_a_partial_and_a_finished_run(tiny_config, tmp_path, capsys):
@@ -27,7 +29,7 @@ def test_status_counts_rounds_of_a_partial_and_a_finished_run(tiny_config, tmp_p
     Experiment(tiny_config(), tmp_path, strategies=["random", "margin"], seeds=[0, 1], progress=False).run()
     assert main(["status", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert "trainings recorded: 12 of 12 (the run's progress bar)" in out and out.rstrip().endswith(
+    assert "trainings recorded: 12 of 12 (all invocations' plans)" in out and out.rstrip().endswith(
         "complete"
     )
     assert run_status(tmp_path).complete
@@ -44,3 +46,52 @@ def test_status_of_something_that_is_not_a_run_folder(tmp_path, capsys):
     assert "is not a run folder" in capsys.readouterr().err
     with pytest.raises(FileNotFoundError):
         run_status(RunLayout(tmp_path).root)
+
+
+def test_status_of_a_paper_networks_run_counts_each_networks_shared_models(tiny_config, tmp_path):
+    config = tiny_config("protocol.networks=paper", "snapshots.slices=0")
+    Experiment(config, tmp_path, strategies=["random", "sbc_al"], progress=False).run()
+    status = run_status(tmp_path)
+    assert list(status.shared.columns) == ["round0 (plain)", "full (plain)", "round0 (sbc)", "full (sbc)"]
+    assert status.complete
+
+
+def test_wall_time_sums_the_invocations_of_run_log(tmp_path):
+    log = tmp_path / "run.log"
+    log.write_text(
+        "2026-12-01 10:00:00,001 INFO [7] run out: dataset acdc (9 pool images), strategies ['random']\n"
+        "2026-12-01 10:05:00,002 INFO [8] round0 seed 0: 9 labeled, dice 0.5, 1.0s\n"
+        "2026-12-01 10:30:00,000 INFO [8] progress 1/3 trainings\n"  # then killed: no end line
+        "resuming out: 1 of 3 trainings already recorded\n"  # not a log line: ignored
+        "2026-12-02 09:00:00,000 INFO [9] run out: dataset acdc (9 pool images), strategies ['random']\n"
+        "2026-12-02 09:12:30,000 INFO [9] invocation ended: 3 trainings of out recorded\n"
+    )
+    assert invocation_minutes(log) == [30.0, 12.5]
+
+
+def test_status_states_the_wall_time_and_divides_the_time_left_among_workers(tiny_config, tmp_path):
+    experiment = Experiment(tiny_config(), tmp_path, strategies=["random"], progress=False)
+    experiment.claim_folder()
+    units = experiment.units()
+    experiment.run_unit(units[0])
+    experiment.close_log()
+    write_plan(experiment.layout, experiment.plan, ["random"], [0], parallel=1)
+    serial = run_status(tmp_path).minutes_left
+    write_plan(experiment.layout, experiment.plan, ["random"], [0], parallel=4)
+    assert run_status(tmp_path).minutes_left == pytest.approx(serial / 4)
+    Experiment(tiny_config(), tmp_path, strategies=["random"], progress=False).run()
+    status = run_status(tmp_path)
+    assert len(status.invocations) == 2 and "over 2 invocations" in status.text()  # unit by hand, then run()
+    assert "invocation ended" in (tmp_path / "run.log").read_text()
+
+
+def test_a_folder_whose_strategies_ran_with_different_seeds_is_complete(tiny_config, tmp_path):
+    Experiment(tiny_config(), tmp_path, strategies=["random"], seeds=[0, 1], progress=False).run()
+    Experiment(tiny_config(), tmp_path, strategies=["margin"], seeds=[0], progress=False).run()
+    status = run_status(tmp_path)
+    assert status.chains.loc["margin"].tolist() == [3, 0] and status.complete  # margin seed 1: never asked
+    assert status.trainings == (10, 10)  # both invocations' plans: 2 x 2 shared, 2 x 2 random, 2 margin
+    assert status.text().split("seed 1")[-1].split("\n")[2].split()[-1] == "-"  # margin, seed 1
+    (tmp_path / "strategies" / "random" / "seed1" / "round2.json").unlink()
+    broken = run_status(tmp_path)
+    assert not broken.complete and broken.trainings == (9, 10)  # the first invocation's plan still counts

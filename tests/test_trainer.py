@@ -7,7 +7,7 @@ import torch
 from alstrategies.data.synthetic import load_synthetic
 from alstrategies.models import build_criterion, build_model
 from alstrategies.training.augment import augment_batch, symmetry
-from alstrategies.training.trainer import TrainConfig, Trainer, batch_order
+from alstrategies.training.trainer import TrainConfig, Trainer, batch_order, lr_factor
 from alstrategies.types import ModelOutput
 
 CPU = torch.device("cpu")
@@ -157,8 +157,39 @@ def test_non_square_batches_are_only_flipped():
 def test_full_epochs_factor_only_changes_the_full_model():
     config = TrainConfig(epochs=2, full_epochs_factor=2.5, batch_size=10)
     assert config.num_iterations(100) == 20
-    assert config.num_iterations(100, full=True) == 50
-    assert TrainConfig(epochs=2, batch_size=10).num_iterations(100, full=True) == 20
+    assert config.num_iterations(100, "full") == 50
+    assert TrainConfig(epochs=2, batch_size=10).num_iterations(100, "full") == 20
+
+
+def test_stage_iterations_override_only_their_stage():
+    config = TrainConfig(epochs=2, batch_size=10, iterations=30, initial_iterations=700, full_iterations=900)
+    assert config.num_iterations(100, "round0") == 700
+    assert config.num_iterations(100, "round") == 30
+    assert config.num_iterations(100, "full") == 900
+    by_epochs = TrainConfig(epochs=2, batch_size=10, full_iterations=900)
+    assert by_epochs.num_iterations(100, "round0") == 20  # unset: as every round
+    assert by_epochs.num_iterations(1000, "full") == 900
+    with pytest.raises(ValueError, match="stage"):
+        config.num_iterations(100, "final")
+
+
+def test_lr_schedules_against_their_formulas():
+    step = TrainConfig(lr_decay=0.5, lr_step=3)
+    assert [lr_factor(step, t, 10) for t in range(7)] == [1, 1, 1, 0.5, 0.5, 0.5, 0.25]
+    poly = TrainConfig(lr_schedule="poly")
+    for t, total in ((0, 10), (5, 10), (9, 10), (99, 100)):
+        assert lr_factor(poly, t, total) == pytest.approx(((total - t) / total) ** 0.9)
+    assert lr_factor(poly, 9, 10) < 0.13  # the last step of every training runs at ~0
+
+
+def test_poly_schedule_changes_training_and_stays_deterministic(phantom):
+    poly_a, _ = _fit(phantom, lr_schedule="poly")
+    poly_b, _ = _fit(phantom, lr_schedule="poly")
+    step, _ = _fit(phantom)
+    assert all(torch.equal(a, b) for a, b in zip(poly_a.state_dict().values(), poly_b.state_dict().values()))
+    assert any(
+        not torch.equal(a, b) for a, b in zip(poly_a.state_dict().values(), step.state_dict().values())
+    )
 
 
 def test_compile_switch_is_ignored_on_the_cpu():

@@ -13,6 +13,7 @@ from alstrategies.metrics import column_label
 from alstrategies.report.detectability import detection_markdown
 from alstrategies.report.io import atomic_write_text
 from alstrategies.report.run_statistics import RunStatistics, run_statistics, write_statistics_files
+from alstrategies.report.schedule import schedule_check, schedule_markdown
 from alstrategies.report.score_error import mean_rho_table
 from alstrategies.report.statistics import (
     PAIRINGS,
@@ -121,6 +122,8 @@ def summary_markdown(
         f"Strategies: {len(strategies)}; {seed_text(seeds)}; AL budgets used: {span}. Values in percent.",
         "",
         *detection_markdown(statistics.detect, statistics.verdicts, n_pairs, statistics.has_baseline),
+        "",
+        *schedule_markdown(schedule_check(results, run_dir)),
         "",
         "## Area under the learning curve and budget to reach "
         f"{100 * reach_fraction:.0f}% of the 100% {name}",
@@ -316,7 +319,7 @@ def write_summary_files(
     if results.empty:
         raise EmptyResultsError("results is empty: nothing to summarise")
     statistics = run_statistics(results, metric, alpha, folder)
-    text = summary_markdown(results, statistics=statistics, **options)  # type: ignore[arg-type]
+    text = summary_markdown(results, statistics=statistics, run_dir=folder, **options)  # type: ignore[arg-type]
     atomic_write_text(path, text)
     return [path, *write_statistics_files(statistics, path.parent, column_label(metric))]
 

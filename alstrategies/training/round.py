@@ -80,8 +80,8 @@ class RoundTrainer:
             model.load_state_dict(init)
         images = self.pool_images[torch.as_tensor(labeled, device=self.device)]
         targets = self.targets.targets(labeled, criterion.needs_distance)
-        full = label == "full"
-        bar = training_bar(self.settings.train.num_iterations(len(labeled), full), label, self.progress)
+        stage = label if label in ("round0", "full") else "round"
+        bar = training_bar(self.settings.train.num_iterations(len(labeled), stage), label, self.progress)
         stats = self.trainer.fit(
             model,
             images,
@@ -89,7 +89,7 @@ class RoundTrainer:
             criterion,
             derive_seed(seed, label.split()[-1]),
             progress=bar,
-            full=full,
+            stage=stage,
         )
         bar.close()
         start = time.perf_counter()

@@ -36,9 +36,18 @@ def batch_order(
     return order[:needed].view(iterations, batch)
 
 
+def lr_factor(config: TrainConfig, step: int, iterations: int) -> float:
+    """The learning-rate multiplier at ``step`` of a training of ``iterations`` steps:
+    ``lr_decay ** (step // lr_step)`` (``lr_schedule = "step"``, the paper's) or
+    ``(1 - step / iterations) ** 0.9`` (``"poly"``, nnU-Net's: 0 at the end of every training)."""
+    if config.lr_schedule == "poly":
+        return (1.0 - step / iterations) ** 0.9
+    return config.lr_decay ** (step // config.lr_step)
+
+
 class Trainer:
     """SGD with momentum, per-group learning rates decayed by ``lr_decay`` every ``lr_step``
-    iterations, on-device augmentation, bf16 autocast, channels_last and cuDNN autotuning on
+    iterations (or polynomially, :func:`lr_factor`), on-device augmentation, bf16 autocast, channels_last and cuDNN autotuning on
     CUDA, and
     ``torch.compile`` of the training forward pass when ``compile`` is set (CUDA only: on the
     CPU the switch is ignored, compilation would cost more than these small trainings).
@@ -79,12 +88,12 @@ class Trainer:
         criterion: Criterion,
         seed: int,
         progress: object | None = None,
-        full: bool = False,
+        stage: str = "round",
     ) -> TrainStats:
         """Train ``model`` in place on ``images`` (N x C x H x W) and ``targets`` (N x ...).
 
-        ``progress`` is an optional tqdm-like bar updated with iterations; ``full`` marks the
-        100 % model (``full_epochs_factor``).
+        ``progress`` is an optional tqdm-like bar updated with iterations; ``stage`` (``round0``,
+        ``round`` or ``full``, the 100 % model) selects the schedule's iterations.
         """
         config = self.config
         num_images = int(images.shape[0])
@@ -93,7 +102,7 @@ class Trainer:
         torch.manual_seed(seed)  # dropout masks
         generator = torch.Generator(device=self.device).manual_seed(seed)
         cpu_generator = torch.Generator().manual_seed(seed)
-        iterations = config.num_iterations(num_images, full)
+        iterations = config.num_iterations(num_images, stage)
         order = batch_order(num_images, config.batch_size, iterations, cpu_generator).to(self.device)
         images = images.to(self.device)
         targets = {key: value.to(self.device) for key, value in targets.items()}
@@ -110,7 +119,7 @@ class Trainer:
         snapshots: list[torch.Tensor] = []
         start = time.perf_counter()
         for step in range(iterations):
-            decay = config.lr_decay ** (step // config.lr_step)
+            decay = lr_factor(config, step, iterations)
             for group in optimizer.param_groups:
                 group["lr"] = group["initial_lr"] * decay
             rows = order[step]

@@ -1,0 +1,170 @@
+"""Whether a run's schedule can carry its curve: the round-0 level, the 100 % model as an upper
+bound (by construction and in fact), the budgets and seeds covered, the threads and wall time.
+
+Read from ``results.csv`` (iterations per row), ``config.json`` (``train.warm_start``), the
+round records (torch threads) and ``run.log`` (the wall time of every invocation).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from alstrategies.layout import RunLayout
+from alstrategies.records import read_record
+from alstrategies.report.tables import budget_label
+from alstrategies.run_log import invocation_minutes
+
+
+@dataclass(frozen=True)
+class ScheduleCheck:
+    """The facts of :func:`schedule_check`; NaN or None where the run does not say."""
+
+    warm_start: bool | None
+    round0_mean: float
+    round0_std: float
+    round0_seeds: int
+    full_mean: float
+    best_budget_mean: float  # the highest (strategy, budget) mean Dice below 100 %
+    best_budget: tuple[str, float] | None  # its strategy and budget
+    chain_iterations: int  # the most iterations any chain's final model has had since its start
+    full_iterations: int  # the fewest any 100 % model has had since the same kind of start
+    budgets: list[float]
+    seeds: dict[str, int]  # strategy -> seeds with a complete chain
+    threads: list[int]
+    wall_minutes: list[float]
+    trainings: int
+    busy_minutes: float  # train + query + eval time summed over the recorded trainings
+
+    @property
+    def full_is_bound_by_construction(self) -> bool:
+        return self.full_iterations >= self.chain_iterations > 0
+
+    @property
+    def full_above_every_budget(self) -> bool:
+        return bool(np.isfinite(self.full_mean) and self.full_mean > self.best_budget_mean)
+
+
+def _since_start(rows: pd.DataFrame, warm: bool) -> int:
+    """Iterations of the last row's model since its start: the sum along a warm-started chain,
+    the last training's own otherwise."""
+    iterations = rows.sort_values("round")["iterations"].fillna(0).astype(int)
+    return int(iterations.sum() if warm else iterations.iloc[-1])
+
+
+def schedule_check(results: pd.DataFrame, run_dir: str | Path | None = None) -> ScheduleCheck:
+    """The :class:`ScheduleCheck` of ``results`` (and its run folder ``run_dir``, when given)."""
+    layout = RunLayout(run_dir) if run_dir is not None else None
+    warm = None
+    if layout is not None and layout.config.is_file():
+        warm = bool(json.loads(layout.config.read_text()).get("train", {}).get("warm_start", False))
+    curve = results[results["budget"] < 1.0]
+    full = results[results["budget"] >= 1.0]
+    first = curve[curve["round"] == 0].drop_duplicates("seed")
+    chain_iterations = full_iterations = 0
+    if "iterations" in results:
+        chain_iterations = max(
+            (_since_start(rows, bool(warm)) for _, rows in curve.groupby(["strategy", "seed"])), default=0
+        )
+        totals = []
+        for (strategy, seed), rows in full.groupby(["strategy", "seed"]):
+            start = curve[(curve["strategy"] == strategy) & (curve["seed"] == seed) & (curve["round"] == 0)]
+            before = int(start["iterations"].sum()) if warm else 0
+            totals.append(before + int(rows["iterations"].iloc[0]))
+        full_iterations = min(totals, default=0)
+    means = curve.groupby(["strategy", "budget"])["dice"].mean()
+    best = means.idxmax() if len(means) else None
+    rounds = curve.groupby("strategy")["round"].max()
+    complete = curve[curve["round"] == curve["strategy"].map(rounds)]
+    threads: set[int] = set()
+    busy = 0.0
+    trainings = 0
+    wall: list[float] = []
+    if layout is not None:
+        paths = sorted((layout.root / "shared").glob("seed*/*.json")) + layout.strategy_records()
+        for path in paths:
+            record = read_record(path)
+            if record is None or (path.parent.parent.name != "shared" and record.get("round") == 0):
+                continue  # a chain's round 0 repeats the shared model
+            trainings += 1
+            if record.get("torch_threads"):
+                threads.add(int(record["torch_threads"]))
+            busy += sum(
+                float(record.get(k) or 0.0) for k in ("train_seconds", "query_seconds", "eval_seconds")
+            )
+        wall = invocation_minutes(layout.log) if layout.log.is_file() else []
+    return ScheduleCheck(
+        warm_start=warm,
+        round0_mean=float(first["dice"].mean()) if len(first) else float("nan"),
+        round0_std=float(first["dice"].std(ddof=1)) if len(first) > 1 else float("nan"),
+        round0_seeds=len(first),
+        full_mean=float(full.drop_duplicates(["seed", "dice"])["dice"].mean()) if len(full) else float("nan"),
+        best_budget_mean=float(means.max()) if len(means) else float("nan"),
+        best_budget=(str(best[0]), float(best[1])) if best is not None else None,
+        chain_iterations=chain_iterations,
+        full_iterations=full_iterations,
+        budgets=sorted(float(b) for b in curve["budget"].unique()),
+        seeds=complete.groupby("strategy")["seed"].nunique().astype(int).to_dict(),
+        threads=sorted(threads),
+        wall_minutes=wall,
+        trainings=trainings,
+        busy_minutes=busy / 60,
+    )
+
+
+def _seeds(count: int) -> str:
+    return f"{count} seed{'s' if count != 1 else ''}"
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "**no**"
+
+
+def schedule_markdown(check: ScheduleCheck) -> list[str]:
+    """The "Schedule" section of ``summary.md``."""
+    start = {True: "warm-started from round 0", False: "cold-started", None: "(start not recorded)"}
+    spread = "" if not np.isfinite(check.round0_std) else f" ± {100 * check.round0_std:.2f}"
+    lines = [
+        "## Schedule",
+        "",
+        f"- Round-0 model: mean Dice {100 * check.round0_mean:.2f}{spread} % over {_seeds(check.round0_seeds)}.",
+    ]
+    if np.isfinite(check.full_mean):
+        where = ""
+        if check.best_budget is not None:
+            strategy, budget = check.best_budget
+            where = f" ({strategy} at {budget_label(budget)})"
+        lines += [
+            f"- 100 % model: mean Dice {100 * check.full_mean:.2f} %; the best mean below 100 % is "
+            f"{100 * check.best_budget_mean:.2f} %{where}. Above every budget's mean: "
+            f"{_yes(check.full_above_every_budget)}.",
+            f"- Upper bound by construction ({start[check.warm_start]}): the 100 % model has "
+            f"{check.full_iterations} iterations since its start, a chain's final model at most "
+            f"{check.chain_iterations}: {_yes(check.full_is_bound_by_construction)}.",
+        ]
+    labels = ", ".join(budget_label(b) for b in check.budgets)
+    lines.append(f"- AL budgets ({len(check.budgets)}): {labels}.")
+    if check.seeds:
+        by_count: dict[int, list[str]] = {}
+        for strategy, count in check.seeds.items():
+            by_count.setdefault(count, []).append(strategy)
+        parts = [
+            f"{_seeds(count)}: {', '.join(names)}" for count, names in sorted(by_count.items(), reverse=True)
+        ]
+        lines.append(f"- Complete chains: {'; '.join(parts)}.")
+    if check.threads:
+        lines.append(f"- Torch threads per training: {', '.join(map(str, check.threads))}.")
+    if check.trainings:
+        busy = f"{check.trainings} trainings, {check.busy_minutes:.1f} min of training, query and evaluation"
+        if check.wall_minutes:
+            count = len(check.wall_minutes)
+            busy += (
+                f"; wall time {sum(check.wall_minutes):.1f} min ({sum(check.wall_minutes) / 60:.2f} h) over "
+                f"{count} invocation{'s' if count != 1 else ''} (run.log)"
+            )
+        lines.append(f"- Work: {busy}.")
+    return lines
