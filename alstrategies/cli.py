@@ -116,9 +116,7 @@ def _command_run(args: argparse.Namespace) -> int:
         validate(config)
     seeds = _seeds(args.seeds)
     if args.reference:  # a bad reference table is reported now, not after the run
-        from alstrategies.report.reference import load_reference
-
-        load_reference(args.reference)
+        _check_reference(args.reference, grid=is_grid(config))
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     start = time.perf_counter()
     if is_grid(config):
@@ -130,7 +128,7 @@ def _command_run(args: argparse.Namespace) -> int:
         for name, variant in variants.items():
             print(f"grid variant {name}")
             _run_one(variant, out / name, seeds, args)
-        written = write_ablation_report(out)
+        written = write_ablation_report(out, args.reference, args.reference_name)
         print(f"finished in {(time.perf_counter() - start) / 60:.1f} min; grid report:")
         for path in written:
             print(f"  {path}")
@@ -154,13 +152,27 @@ def _command_prepare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _check_reference(path: str, grid: bool) -> None:
+    """Read the ``--reference`` table now: an ablation reference for a grid, else a budget one."""
+    if grid:
+        from alstrategies.report.ablation_reference import load_ablation_reference
+
+        load_ablation_reference(path)
+    else:
+        from alstrategies.report.reference import load_reference
+
+        load_reference(path)
+
+
 def _command_report(args: argparse.Namespace) -> int:
     from alstrategies.report import write_ablation_report, write_report
     from alstrategies.report.ablation import GRID_FILE
 
     for folder in map(Path, args.run_dirs):
         if (folder / GRID_FILE).is_file():
-            written = write_ablation_report(folder)
+            if args.reference:
+                _check_reference(args.reference, grid=True)
+            written = write_ablation_report(folder, args.reference, args.reference_name)
         else:
             path = folder / "results.csv"
             if not path.is_file():

@@ -5,7 +5,7 @@ Layout of a run folder::
     config.json                          the resolved config that defines the results
     dataset.json                         what the data are (not where): checked on resume
     run.log                              progress and events, appended by every process
-    plan.json                            the trainings of the latest invocation, for `status`
+    plan.json                            the trainings every invocation planned, for `status`
     shared/seed<S>/round0.json           the round-0 model, shared by every strategy
     shared/seed<S>/full.json             the 100 % model of seed S
     shared/seed<S>/round0_<net>.json     with protocol.networks = "paper": one per network
@@ -63,7 +63,7 @@ class RunLayout:
 
     @property
     def plan(self) -> Path:
-        """The trainings of the latest invocation and their costs (``alstrategies status``)."""
+        """The trainings every invocation planned, and their costs (``alstrategies status``)."""
         return self.root / "plan.json"
 
     @property

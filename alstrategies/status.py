@@ -31,7 +31,7 @@ class RunStatus:
     chains: pd.DataFrame  # strategy x seed -> rounds recorded
     shared: pd.DataFrame  # seed -> round0 / full recorded (bool)
     trainings: tuple[int, int] | None = None  # (recorded, planned) in the progress bar's units
-    minutes_left: float | None = None  # at the recorded trainings' seconds per iteration
+    minutes_left: float | None = None  # at the recorded seconds per iteration and per training
     invocations: list[float] | None = None  # wall-clock minutes of each invocation in run.log
 
     @property

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -101,3 +102,30 @@ def test_cli_report_detects_a_grid(tmp_path, capsys):
     assert main(["report", str(tmp_path)]) == 0
     assert str(tmp_path / "ablation_table.tex") in capsys.readouterr().out
     assert not (tmp_path / "summary.md").exists()
+
+
+PAPER_TABLE_3 = (
+    Path(__file__).resolve().parents[1] / "benchmarks" / "reference" / "sbcal_miccai2024_acdc_asr.csv"
+)
+
+
+def test_the_papers_table_3_beside_the_grid(tmp_path, capsys):
+    variants = ["none", "add", "concat", "attention"]
+    frames = {v: make_results(classes=CLASSES, seed=i) for i, v in enumerate(variants)}
+    _grid(tmp_path, "variant_by_class", variants, 1.0, frames)
+    assert main(["report", str(tmp_path), "--reference", str(PAPER_TABLE_3)]) == 0
+    ours = pd.read_csv(tmp_path / "ablation_table.csv")
+    beside = pd.read_csv(tmp_path / "ablation_reference.csv")
+    assert len(beside) == 16  # 4 variants x (3 classes + the average)
+    paper = {("none", "RV"): 88.36, ("concat", "mean"): 90.09, ("attention", "LV"): 95.23}
+    for (variant, name), published in paper.items():
+        row = beside[(beside.variant == variant) & (beside["class"] == name)]
+        mine = ours[(ours.variant == variant) & (ours["class"] == name)]["mean"].item()
+        assert row["paper_mean"].item() == published and row["mean"].item() == pytest.approx(mine)
+        assert row["difference"].item() == pytest.approx(mine - published)
+    markdown = (tmp_path / "ablation_reference.md").read_text()
+    assert "| attention (paper) | 91.28 | 87.60 | 95.23 | 91.37 |" in markdown
+    bad = tmp_path / "bad.csv"
+    bad.write_text("strategy,budget,mean,std\nrandom,0.1,70,1\n")
+    assert main(["report", str(tmp_path), "--reference", str(bad)]) == 2
+    assert "lacks the column(s) variant, class" in capsys.readouterr().err

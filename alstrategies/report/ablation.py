@@ -174,8 +174,11 @@ def _read_results(path: Path) -> pd.DataFrame:
         raise RecordError(f"{path} is not a readable results table ({error})") from None
 
 
-def write_ablation_report(grid_dir: str | Path) -> list[Path]:
-    """Write ``ablation_table.md``, ``.tex`` and ``.csv`` into ``grid_dir``; return their paths.
+def write_ablation_report(
+    grid_dir: str | Path, reference: str | Path | None = None, reference_source: str = "paper"
+) -> list[Path]:
+    """Write ``ablation_table.md``, ``.tex`` and ``.csv`` into ``grid_dir`` (and, with a
+    ``reference`` CSV of published values, ``ablation_reference.{md,csv}``); return their paths.
 
     Variants whose ``results.csv`` is missing appear as empty cells and are listed in the
     Markdown file."""
@@ -223,4 +226,13 @@ def write_ablation_report(grid_dir: str | Path) -> list[Path]:
         constants={"budget": budget},
     )
     csv = write_csv(frame, grid_dir / "ablation_table.csv")
-    return [markdown, latex, csv]
+    written = [markdown, latex, csv]
+    if reference is not None:
+        from alstrategies.report.ablation_reference import load_ablation_reference, write_ablation_reference
+
+        if layout != "variant_by_class":
+            raise ConfigError("a reference table needs the variant_by_class layout (variants x classes)")
+        written += write_ablation_reference(
+            grid_dir, frame, load_ablation_reference(reference), reference_source
+        )
+    return written

@@ -30,24 +30,30 @@ __all__ = [
 REFERENCE_COLUMNS = ("strategy", "budget", "mean", "std")
 
 
-def load_reference(path: str | Path) -> pd.DataFrame:
-    """Read and check a reference CSV (see the module docstring)."""
+def read_reference_csv(path: str | Path, columns: tuple[str, ...], hint: str) -> pd.DataFrame:
+    """The CSV at ``path`` (``#`` lines are comments), checked to exist, parse and have
+    ``columns``; ``hint`` says where valid tables are. Every problem is a
+    :class:`ReferenceTableError` naming the file."""
     path = Path(path)
     if not path.is_file():
         raise ReferenceTableError(
-            f"reference table {path} does not exist; pass a CSV with columns "
-            f"{', '.join(REFERENCE_COLUMNS)} (see benchmarks/reference/)"
+            f"reference table {path} does not exist; pass a CSV with columns {', '.join(columns)} ({hint})"
         )
     try:
         frame = pd.read_csv(path, comment="#", skipinitialspace=True)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
         raise ReferenceTableError(f"reference table {path} is not a readable CSV ({error})") from None
-    missing = [c for c in REFERENCE_COLUMNS if c not in frame.columns]
+    missing = [c for c in columns if c not in frame.columns]
     if missing:
         raise ReferenceTableError(
-            f"reference table {path} lacks the column(s) {', '.join(missing)}; "
-            f"it needs {', '.join(REFERENCE_COLUMNS)}"
+            f"reference table {path} lacks the column(s) {', '.join(missing)}; it needs {', '.join(columns)}"
         )
+    return frame
+
+
+def load_reference(path: str | Path) -> pd.DataFrame:
+    """Read and check a reference CSV (see the module docstring)."""
+    frame = read_reference_csv(path, REFERENCE_COLUMNS, "see benchmarks/reference/")
     for column in ("budget", "mean", "std"):
         values = pd.to_numeric(frame[column], errors="coerce")
         bad = frame.loc[values.isna() & frame[column].notna(), column]

@@ -27,7 +27,7 @@ class ScheduleCheck:
     warm_start: bool | None
     round0_mean: float
     round0_std: float
-    round0_seeds: int
+    round0_models: int  # one per seed, or per (seed, network) with protocol.networks = "paper"
     full_mean: float
     best_budget_mean: float  # the highest (strategy, budget) mean Dice below 100 %
     best_budget: tuple[str, float] | None  # its strategy and budget
@@ -64,7 +64,7 @@ def schedule_check(results: pd.DataFrame, run_dir: str | Path | None = None) -> 
         warm = bool(json.loads(layout.config.read_text()).get("train", {}).get("warm_start", False))
     curve = results[results["budget"] < 1.0]
     full = results[results["budget"] >= 1.0]
-    first = curve[curve["round"] == 0].drop_duplicates("seed")
+    first = curve[curve["round"] == 0].drop_duplicates(["seed", "dice"])  # one per (seed, network)
     chain_iterations = full_iterations = 0
     if "iterations" in results:
         chain_iterations = max(
@@ -101,7 +101,7 @@ def schedule_check(results: pd.DataFrame, run_dir: str | Path | None = None) -> 
         warm_start=warm,
         round0_mean=float(first["dice"].mean()) if len(first) else float("nan"),
         round0_std=float(first["dice"].std(ddof=1)) if len(first) > 1 else float("nan"),
-        round0_seeds=len(first),
+        round0_models=len(first),
         full_mean=float(full.drop_duplicates(["seed", "dice"])["dice"].mean()) if len(full) else float("nan"),
         best_budget_mean=float(means.max()) if len(means) else float("nan"),
         best_budget=(str(best[0]), float(best[1])) if best is not None else None,
@@ -114,6 +114,10 @@ def schedule_check(results: pd.DataFrame, run_dir: str | Path | None = None) -> 
         trainings=trainings,
         busy_minutes=busy / 60,
     )
+
+
+def _models(count: int) -> str:
+    return f"{count} model{'s' if count != 1 else ''}"
 
 
 def _seeds(count: int) -> str:
@@ -131,7 +135,7 @@ def schedule_markdown(check: ScheduleCheck) -> list[str]:
     lines = [
         "## Schedule",
         "",
-        f"- Round-0 model: mean Dice {100 * check.round0_mean:.2f}{spread} % over {_seeds(check.round0_seeds)}.",
+        f"- Round-0 model: mean Dice {100 * check.round0_mean:.2f}{spread} % over {_models(check.round0_models)}.",
     ]
     if np.isfinite(check.full_mean):
         where = ""

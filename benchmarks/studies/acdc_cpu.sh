@@ -27,8 +27,8 @@ $ALS run "$PRESET" --out results/acdc_cpu_paper "${DATA[@]}" --workers "$WORKERS
     --strategies random,sbc_al --seeds 0,1,2,3,4
 # 4. The ASR ablation of the 100 % model (paper Table 3), one folder per variant.
 $ALS run benchmarks/configs/ablation_asr_cpu.toml --out results/ablation_asr_cpu "${DATA[@]}" \
-    --workers "$WORKERS"
+    --workers "$WORKERS" --reference benchmarks/reference/sbcal_miccai2024_acdc_asr.csv
 # 5. The decomposition (network_query_split.*) and the ablation table (each run wrote its report).
 $ALS report results/acdc_cpu results/acdc_cpu_paper
-$ALS report results/ablation_asr_cpu
+$ALS report results/ablation_asr_cpu --reference benchmarks/reference/sbcal_miccai2024_acdc_asr.csv
 $ALS status results/acdc_cpu
