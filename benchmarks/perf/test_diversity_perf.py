@@ -1,7 +1,7 @@
 """CoreSet and TypiClust at ACDC's pool size against one inference pass, side by side; and memory.
 
 The pool has ACDC's 1312 training slices at the working size of the CPU ACDC presets
-(``data.image_size`` of ``benchmarks/configs/acdc_cpu.toml``, 48 x 48; ``ALS_PERF_SIZE``
+(``data.image_size`` of ``benchmarks/configs/acdc_cpu.toml``, now 64 x 64; ``ALS_PERF_SIZE``
 overrides it) and the model is a plain width-16 U-Net (DESIGN's width; ``D = 16 * 16 = 256``
 pooled bottleneck features). The query is the protocol's last one (30 % labeled, k = 3.33 % of
 the pool), where CoreSet has the most centres and TypiClust the most clusters. Three figures per

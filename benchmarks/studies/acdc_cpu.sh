@@ -29,6 +29,6 @@ $ALS run "$PRESET" --out results/acdc_cpu_paper "${DATA[@]}" --workers "$WORKERS
 $ALS run benchmarks/configs/ablation_asr_cpu.toml --out results/ablation_asr_cpu "${DATA[@]}" \
     --workers "$WORKERS" --reference benchmarks/reference/sbcal_miccai2024_acdc_asr.csv
 # 5. The decomposition (network_query_split.*) and the ablation table (each run wrote its report).
-$ALS report results/acdc_cpu results/acdc_cpu_paper
+$ALS report results/acdc_cpu results/acdc_cpu_paper --reference "$PAPER"
 $ALS report results/ablation_asr_cpu --reference benchmarks/reference/sbcal_miccai2024_acdc_asr.csv
 $ALS status results/acdc_cpu
