@@ -84,7 +84,9 @@ def _executor(config: dict, args: argparse.Namespace):
     return EXECUTORS.get(name)(**options)
 
 
-def _run_one(config: dict, out: Path, seeds: list[int] | None, args: argparse.Namespace):
+def _run_one(
+    config: dict, out: Path, seeds: list[int] | None, args: argparse.Namespace, reference: str | None = None
+):
     from alstrategies.loop import Experiment
     from alstrategies.report import write_report
 
@@ -94,7 +96,7 @@ def _run_one(config: dict, out: Path, seeds: list[int] | None, args: argparse.Na
         results,
         out,
         experiment.data.class_names,
-        reference=args.reference,
+        reference=reference,
         reference_source=args.reference_name,
     )
     return experiment
@@ -120,12 +122,17 @@ def _command_run(args: argparse.Namespace) -> int:
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     start = time.perf_counter()
     if is_grid(config):
+        from alstrategies.grid import check_reuse
         from alstrategies.report import write_ablation_report
 
         variants = expand_grid(config)
         out.mkdir(parents=True, exist_ok=True)
+        reused = check_reuse(config, out)
         write_grid_manifest(out, Path(args.config).stem, config)
         for name, variant in variants.items():
+            if name in reused:
+                print(f"grid variant {name}: the 100 % models of {reused[name]} (grid.reuse)")
+                continue
             print(f"grid variant {name}")
             _run_one(variant, out / name, seeds, args)
         written = write_ablation_report(out, args.reference, args.reference_name)
@@ -133,7 +140,7 @@ def _command_run(args: argparse.Namespace) -> int:
         for path in written:
             print(f"  {path}")
         return 0
-    _run_one(config, out, seeds, args)
+    _run_one(config, out, seeds, args, args.reference)
     minutes = (time.perf_counter() - start) / 60
     print(f"finished in {minutes:.1f} min; results in {RunLayout(out).results}")
     print(f"report: {out / 'dice_table.md'}, {out / 'summary.md'}, {out / 'learning_curves.png'}")

@@ -164,6 +164,7 @@ class GridConfig:
     variants: dict[str, Any] = field(default_factory=dict)
     budget: float = 0.0
     layout: str = "strategy_by_variant"
+    reuse: dict[str, str] = field(default_factory=dict)  # variant -> an existing run folder (from OUT)
 
 
 #: Section name -> its dataclass, in the order of the config file.

@@ -5,8 +5,9 @@ A grid folder holds ``grid.json`` and one run folder per variant::
     GRID/grid.json          {"name": "ablation_asr", "variants": ["none", "add", ...],
                              "budget": 1.0, "layout": "variant_by_class" | "strategy_by_variant",
                              "strategy": "sbc_al",            (optional)
-                             "labels": {"none": "No ASR"}}    (optional display names)
-    GRID/<variant>/results.csv
+                             "labels": {"none": "No ASR"},    (optional display names)
+                             "folders": {"attention": "../run"}}  (optional: reused run folders)
+    GRID/<variant>/results.csv              (or GRID/<folders[variant]>/results.csv)
 
 Layouts, all values Dice in percent, mean ± std over seeds at ``budget``:
 
@@ -67,11 +68,15 @@ def read_grid(grid_dir: str | Path) -> dict:
     labels = grid.get("labels") or {}
     if not isinstance(labels, dict):
         raise ConfigError(f"{path}: labels must map variant names to display names")
+    folders = grid.get("folders") or {}
+    if not isinstance(folders, dict):
+        raise ConfigError(f"{path}: folders must map variant names to run folders (paths from the grid)")
     return {
         **grid,
         "variants": [str(v) for v in variants],
         "budget": budget,
         "labels": {str(k): str(v) for k, v in labels.items()},
+        "folders": {str(k): str(v) for k, v in folders.items()},
         "strategy": grid.get("strategy"),
     }
 
@@ -186,7 +191,7 @@ def write_ablation_report(
     grid = read_grid(grid_dir)
     frames: dict[str, pd.DataFrame | None] = {}
     for variant in grid["variants"]:
-        path = grid_dir / variant / "results.csv"
+        path = grid_dir / grid["folders"].get(variant, variant) / "results.csv"
         frames[variant] = _read_results(path) if path.is_file() else None
     if all(frame is None for frame in frames.values()):
         raise MissingFileError(f"no variant of {grid_dir / GRID_FILE} has a results.csv yet")
