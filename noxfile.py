@@ -89,13 +89,21 @@ def benchmark_acdc_cpu(session: nox.Session) -> None:
 @nox.session
 def calibrate_acdc_cpu(session: nox.Session) -> None:
     """The schedule calibration behind acdc_cpu.toml (results/acdc_calibration): Dice against
-    iterations at 48 x 48 and 64 x 64 (the paper's step decay), and round 0 at 64 x 64 with the
-    polynomial decay."""
+    iterations at 48 x 48 and 64 x 64 (the paper's step decay), round 0 at 64 x 64 with the
+    polynomial decay, and random's chains of the preset with and without its lr cooldown.
+    ``-- --data PATH`` (or ALSTRATEGIES_ACDC_ROOT) gives the data."""
     install(session)
     script = ["python", "-m", "benchmarks.calibration.acdc_schedule", *session.posargs]
     session.run(*script, "--size", "48", "--warm", "100", "200", "400", "800", "1200", "1600")
     session.run(*script, "--size", "64")
     session.run(*script, *CALIBRATION_POLY)
+    chains = ["--strategies", "random", "--seeds", "0,1,3", "--workers", "2", *session.posargs]
+    preset = "benchmarks/configs/acdc_cpu.toml"
+    session.run(
+        "alstrategies", "run", preset, "--out", "runs/no_cooldown", "--set", "train.cooldown=0", *chains
+    )
+    session.run("alstrategies", "run", preset, "--out", "runs/cooldown", *chains)
+    session.run(*script, "--chains", "runs/no_cooldown", "runs/cooldown")
     session.run(*script, "--plot")
 
 

@@ -34,6 +34,7 @@ RANGES: dict[str, Range] = {
     "train.weight_decay": (0, None, False, False),
     "train.lr_decay": (0, 1, True, False),
     "train.lr_step": (1, None, False, False),
+    "train.cooldown": (0, 1, False, True),
     "train.eval_batch_size": (1, None, False, False),
     "train.threads": (0, None, False, False),
     "protocol.initial_fraction": (0, 1, True, False),
@@ -54,6 +55,7 @@ NOTES = {
     "train.iterations": "0 = use train.epochs",
     "train.initial_iterations": "0 = as every round",
     "train.full_iterations": "0 = as every round",
+    "train.cooldown": "0 = no cooldown; 0.2 = the last 20 % of each training",
     "train.threads": "0 = torch's default, which follows the core count",
     "train.min_batches_per_epoch": "0 = one pass over the labeled set",
 }

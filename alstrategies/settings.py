@@ -64,6 +64,7 @@ class TrainConfig:
     lr_decay: float = 0.9
     lr_step: int = 500
     lr_schedule: str = "step"  # "step": x lr_decay every lr_step; "poly": (1 - t / T) ** 0.9 per training
+    cooldown: float = 0.0  # the last fraction of every training: lr falls linearly to 0 (0 = none)
     augment: bool = True
     amp: bool = True
     channels_last: bool = True

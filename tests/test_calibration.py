@@ -4,6 +4,7 @@ checkpoint of one long training is the value of a training of exactly that lengt
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 
 from alstrategies.data.synthetic import load_synthetic
@@ -54,3 +55,29 @@ def test_the_figure_is_drawn_from_the_curves(tmp_path):
     write_rows(tmp_path / "calibration_48_poly.csv", rows)
     path = plot(tmp_path, {("48", "step"): {"chosen": 150}})
     assert path.is_file() and path.stat().st_size > 10_000
+
+
+def test_the_chains_csv_holds_every_round_and_the_100_percent_model(tiny_config, tmp_path):
+    import json
+
+    from alstrategies.loop import Experiment
+    from benchmarks.calibration.acdc_schedule import write_chains
+
+    folders = []
+    for cooldown in (0.0, 0.5):
+        folder = tmp_path / f"run{cooldown}"
+        config = tiny_config("train.warm_start=true", f"train.cooldown={cooldown}", "snapshots.slices=0")
+        Experiment(config, folder, strategies=["random"], progress=False).run()
+        folders.append(folder)
+    path = write_chains(folders, tmp_path)
+    rows = path.read_text().splitlines()
+    assert rows[0] == "cooldown,seed,round,budget,dice" and len(rows) == 1 + 2 * (3 + 1)
+    for row in rows[1:]:
+        cooldown, seed, round_index, budget, dice = row.split(",")
+        folder = folders[float(cooldown) == 0.5]
+        name = (
+            "shared/seed0/full.json"
+            if float(budget) == 1.0
+            else f"strategies/random/seed0/round{round_index}.json"
+        )
+        assert float(dice) == pytest.approx(json.loads((folder / name).read_text())["dice"], abs=1e-6)

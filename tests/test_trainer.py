@@ -182,6 +182,16 @@ def test_lr_schedules_against_their_formulas():
     assert lr_factor(poly, 9, 10) < 0.13  # the last step of every training runs at ~0
 
 
+def test_cooldown_falls_linearly_over_the_last_fraction():
+    config = TrainConfig(lr_decay=0.5, lr_step=30, cooldown=0.2)  # 50 steps: 40 flat, 10 cooling
+    factors = [lr_factor(config, t, 50) for t in range(50)]
+    assert factors[:30] == [1.0] * 30 and factors[30:40] == [0.5] * 10
+    assert factors[40:] == pytest.approx([0.5 * (50 - t) / 11 for t in range(40, 50)])
+    assert all(a > b for a, b in zip(factors[39:], factors[40:]))  # strictly falling to the end
+    assert factors[-1] == pytest.approx(0.5 / 11)
+    assert [lr_factor(TrainConfig(cooldown=0.0), t, 50) for t in (0, 49)] == [1.0, 1.0]
+
+
 def test_poly_schedule_changes_training_and_stays_deterministic(phantom):
     poly_a, _ = _fit(phantom, lr_schedule="poly")
     poly_b, _ = _fit(phantom, lr_schedule="poly")

@@ -39,10 +39,18 @@ def batch_order(
 def lr_factor(config: TrainConfig, step: int, iterations: int) -> float:
     """The learning-rate multiplier at ``step`` of a training of ``iterations`` steps:
     ``lr_decay ** (step // lr_step)`` (``lr_schedule = "step"``, the paper's) or
-    ``(1 - step / iterations) ** 0.9`` (``"poly"``, nnU-Net's: 0 at the end of every training)."""
+    ``(1 - step / iterations) ** 0.9`` (``"poly"``, nnU-Net's: 0 at the end of every training);
+    with ``cooldown = c > 0`` the last ``c * iterations`` steps also fall linearly towards 0
+    (the model a training ends with is then not a snapshot of a high-lr walk)."""
     if config.lr_schedule == "poly":
-        return (1.0 - step / iterations) ** 0.9
-    return config.lr_decay ** (step // config.lr_step)
+        factor = (1.0 - step / iterations) ** 0.9
+    else:
+        factor = config.lr_decay ** (step // config.lr_step)
+    cooling = config.cooldown * iterations
+    start = iterations - cooling
+    if cooling > 0 and step >= start:
+        factor *= (iterations - step) / (cooling + 1.0)
+    return factor
 
 
 class Trainer:

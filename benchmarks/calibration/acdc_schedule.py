@@ -174,7 +174,9 @@ def plot(out: Path, marks: dict[tuple[str, str], dict[str, float]] | None = None
         out.glob("calibration_*_*.csv"),
         key=lambda p: (p.stem.split("_")[2] != "step", int(p.stem.split("_")[1])),
     )
-    fig, axes = plt.subplots(1, len(files), figsize=(5.2 * len(files), 4.2), sharey=True, squeeze=False)
+    chains = out / "cooldown_random.csv"
+    panels = len(files) + chains.is_file()
+    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 4.2), squeeze=False)
     colours = {"round0 cold": "#0072B2", "full cold": "#D55E00", "full warm": "#009E73"}
     names = {
         "round0 cold": "6.67 % (round 0), cold",
@@ -209,16 +211,67 @@ def plot(out: Path, marks: dict[tuple[str, str], dict[str, float]] | None = None
         axis.set_title(f"{size} x {size}, {decay}", fontsize=10)
         axis.set_xlabel("training iterations since the cold start (batch 16)")
         axis.set_xscale("log")
+        axis.set_ylim(0, 95)
         axis.grid(alpha=0.3)
+    if chains.is_file():
+        _plot_cooldown(axes[0][-1], chains)
     axes[0][0].set_ylabel("test Dice (%), 3D at the original size")
     for axis in (axes[0][0], axes[0][-1]):
         axis.legend(loc="lower right", fontsize=7)
-    fig.suptitle("ACDC on the CPU: test Dice against training iterations (width-8 SBCNet, seed 0)")
+    fig.suptitle(
+        "ACDC on the CPU: test Dice against training iterations (width-8 SBCNet; seed 0 unless stated)"
+    )
     fig.tight_layout()
     target = out / "calibration.png"
     fig.savefig(target, dpi=130)
     plt.close(fig)
     return target
+
+
+def write_chains(folders: Sequence[Path], out: Path, strategy: str = "random") -> Path:
+    """``cooldown_random.csv``: every round of ``strategy``'s chains that went past round 0, and
+    their 100 % models, in the run ``folders`` (e.g. the preset with ``--set train.cooldown=0`` and as it is), with the
+    cooldown each folder's config.json records."""
+    import json
+
+    lines = ["cooldown,seed,round,budget,dice"]
+    for folder in folders:
+        cooldown = float(json.loads((folder / "config.json").read_text())["train"].get("cooldown", 0.0))
+        for chain in sorted((folder / "strategies" / strategy).glob("seed*")):
+            seed = int(chain.name.removeprefix("seed"))
+            records = sorted(chain.glob("round*.json"), key=lambda p: int(p.stem.removeprefix("round")))
+            full = folder / "shared" / f"seed{seed}" / "full.json"
+            if len(records) < 2 or not full.is_file():
+                continue  # only chains begun past round 0, with their 100 % model
+            for path in [*records, full]:
+                record = json.loads(path.read_text())
+                lines.append(
+                    f"{cooldown},{seed},{record['round']},{record['budget']:.6f},{record['dice']:.6f}"
+                )
+    target = out / f"cooldown_{strategy}.csv"
+    atomic_write_text(target, "\n".join(lines) + "\n")
+    return target
+
+
+def _plot_cooldown(axis, path: Path) -> None:
+    """Random's warm-started chains of the preset with and without the lr cooldown, per seed,
+    and each seed's 100 % model as a marker at 100 %."""
+    import pandas as pd
+
+    frame = pd.read_csv(path)
+    styles = {0.0: ("#CC79A7", "no cooldown"), 0.2: ("#009E73", "cooldown 0.2")}
+    for (cooldown, seed), rows in frame.groupby(["cooldown", "seed"]):
+        colour, name = styles.get(float(cooldown), ("0.5", f"cooldown {cooldown}"))
+        curve = rows[rows["budget"] < 1.0].sort_values("budget")
+        full = rows[rows["budget"] >= 1.0]["dice"]
+        label = f"{name}" if seed == frame[frame["cooldown"] == cooldown]["seed"].min() else None
+        axis.plot(100 * curve["budget"], 100 * curve["dice"], "o-", color=colour, markersize=3, label=label)
+        axis.plot([36.5], 100 * full, "s", color=colour, markersize=5)
+    axis.set_title("64 x 64, random's chains (seeds 0, 1, 3): the lr cooldown", fontsize=10)
+    axis.set_xlabel("labeled share of the pool (%); squares: 100 % models")
+    axis.set_ylabel("test Dice (%)")
+    axis.grid(alpha=0.3)
+    axis.legend(loc="lower right", fontsize=7)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -243,10 +296,16 @@ def main(argv: Sequence[str] | None = None) -> None:
         default=list(CURVES),
         help="the curves to compute (default all)",
     )
+    parser.add_argument(
+        "--chains", type=Path, nargs="+", help="only write cooldown_random.csv from these run folders"
+    )
     parser.add_argument("--plot", action="store_true", help="only draw calibration.png from the CSVs")
     args = parser.parse_args(argv)
     if args.plot:
         print(plot(args.out))
+        return
+    if args.chains:
+        print(write_chains(args.chains, args.out))
         return
     if args.warm_from not in args.round0:
         parser.error(f"--warm-from {args.warm_from} must be one of the --round0 checkpoints")
