@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from alstrategies.layout import RunLayout
+from alstrategies.progress import WorkRates
 from alstrategies.records import read_record
 from alstrategies.report.tables import budget_label
 from alstrategies.run_log import invocation_minutes
@@ -89,8 +90,7 @@ def schedule_check(results: pd.DataFrame, run_dir: str | Path | None = None) -> 
     rounds = curve.groupby("strategy")["round"].max()
     complete = curve[curve["round"] == curve["strategy"].map(rounds)]
     threads: set[int] = set()
-    busy = 0.0
-    trainings = 0
+    rates, first_queries = WorkRates(), 0.0
     wall: list[float] = []
     if layout is not None:
         paths = sorted((layout.root / "shared").glob("seed*/*.json")) + layout.strategy_records()
@@ -99,14 +99,11 @@ def schedule_check(results: pd.DataFrame, run_dir: str | Path | None = None) -> 
             if record is None:
                 continue
             if path.parent.parent.name != "shared" and record.get("round") == 0:
-                busy += float(record.get("query_seconds") or 0.0)  # its training is the shared model
+                first_queries += float(record.get("query_seconds") or 0.0)  # trained as the shared model
                 continue
-            trainings += 1
+            rates.add(record)
             if record.get("torch_threads"):
                 threads.add(int(record["torch_threads"]))
-            busy += sum(
-                float(record.get(k) or 0.0) for k in ("train_seconds", "query_seconds", "eval_seconds")
-            )
         wall = invocation_minutes(layout.log) if layout.log.is_file() else []
     return ScheduleCheck(
         warm_start=warm,
@@ -123,8 +120,8 @@ def schedule_check(results: pd.DataFrame, run_dir: str | Path | None = None) -> 
         seeds=complete.groupby("strategy")["seed"].nunique().astype(int).to_dict(),
         threads=sorted(threads),
         wall_minutes=wall,
-        trainings=trainings,
-        busy_minutes=busy / 60,
+        trainings=rates.trainings,
+        busy_minutes=(rates.train_seconds + rates.other_seconds + first_queries) / 60,
     )
 
 
