@@ -44,7 +44,8 @@ def test_the_paper_tables_load_with_every_strategy_and_budget():
 def test_comparison_interleaves_ours_and_the_paper(tmp_path):
     results = _results()
     paths = write_reference_comparison(results, PAPER, tmp_path)
-    assert [p.name for p in paths] == [f"reference_comparison.{s}" for s in ("md", "tex", "csv")]
+    names = [f"reference_comparison.{s}" for s in ("md", "tex", "csv")] + ["reference_aulc.csv"]
+    assert [p.name for p in paths] == names
     frame = pd.read_csv(paths[2])
     row = frame[(frame.strategy == "sbc_al") & (frame.budget_label == "10.00%")].iloc[0]
     ours = results[(results.strategy == "sbc_al") & (results.budget == 0.1)]["dice"]
@@ -58,6 +59,41 @@ def test_comparison_interleaves_ours_and_the_paper(tmp_path):
     assert "**" not in markdown and "\\textbf" not in paths[1].read_text()  # no contest, no bold
     lines = [line for line in markdown.splitlines() if line.startswith("| random")]
     assert lines[0].startswith("| random |") and lines[1].startswith("| random (paper) |")
+
+
+def _trapezoid_mean(xs: list[float], ys: list[float]) -> float:
+    """The mean height of the piecewise linear curve through (xs, ys), written out."""
+    area = 0.0
+    for i in range(len(xs) - 1):
+        area += (xs[i + 1] - xs[i]) * (ys[i] + ys[i + 1]) / 2
+    return area / (xs[-1] - xs[0])
+
+
+def test_the_whole_curve_sits_beside_the_papers_aulc_and_gain(tmp_path):
+    rows = []
+    for strategy, shift in (("random", 0.0), ("sbc_al", 0.04), ("mine", 0.1)):
+        for seed in range(3):
+            for budget, base in ((0.066667, 0.60), (0.1, 0.62 + 0.01 * seed), (0.133333, 0.70), (1.0, 0.8)):
+                rows.append({"strategy": strategy, "seed": seed, "round": 0, "budget": budget,
+                             "dice": base + shift * (budget > 0.07), "hd95": 3.0})  # fmt: skip
+    results = pd.DataFrame(rows)
+    paths = write_reference_comparison(results, PAPER, tmp_path)
+    table = pd.read_csv(paths[3]).set_index("strategy")
+    assert list(table.index) == ["random", "sbc_al"]  # `mine` is not in the paper
+    xs = [0.066667, 0.1, 0.133333]
+    ours = [100 * _trapezoid_mean(xs, [0.60, 0.62 + 0.01 * seed, 0.70]) for seed in range(3)]
+    sbc = [100 * _trapezoid_mean(xs, [0.60, 0.66 + 0.01 * seed, 0.74]) for seed in range(3)]
+    assert table.loc["random", "aulc"] == pytest.approx(np.mean(ours))
+    assert table.loc["sbc_al", "aulc_std"] == pytest.approx(np.std(sbc, ddof=1))
+    assert table.loc["sbc_al", "gain"] == pytest.approx(np.mean(sbc) - np.mean(ours))
+    paper_xs = [0.0667, 0.1, 0.1333]
+    paper_random = _trapezoid_mean(paper_xs, [66.11, 72.70, 80.50])  # Table 1, Random
+    paper_sbc = _trapezoid_mean(paper_xs, [66.20, 81.43, 84.55])  # Table 1, SBC-AL
+    assert table.loc["random", "paper_aulc"] == pytest.approx(paper_random)
+    assert table.loc["sbc_al", "paper_gain"] == pytest.approx(paper_sbc - paper_random)
+    assert np.isnan(table.loc["random", "gain"]) and table.loc["random", "budgets"] == "6.67% 10.00% 13.33%"
+    markdown = paths[0].read_text()
+    assert f"| sbc_al | {np.mean(sbc):.2f} ± {np.std(sbc, ddof=1):.2f} | {paper_sbc:.2f} |" in markdown
 
 
 def test_write_report_adds_the_comparison_on_request(tmp_path):

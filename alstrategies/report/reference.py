@@ -16,6 +16,7 @@ import pandas as pd
 
 from alstrategies.errors import ReferenceTableError
 from alstrategies.report.io import atomic_write_text, write_csv
+from alstrategies.report.reference_aulc import reference_aulc, reference_aulc_markdown
 from alstrategies.report.tables import Table, budget_label, render_latex, render_markdown, summarise
 
 __all__ = [
@@ -116,7 +117,9 @@ def write_reference_comparison(
     results: pd.DataFrame, reference_path: str | Path, out_dir: str | Path, source: str = "paper"
 ) -> list[Path]:
     """Write ``reference_comparison.{md,tex,csv}``: our Dice table with the reference's rows
-    interleaved, and per cell the difference (ours minus reference) in the CSV."""
+    interleaved, and per cell the difference (ours minus reference) in the CSV; the markdown ends
+    with the whole curve's AULC and gain over Random on both sides, also in ``reference_aulc.csv``
+    (:mod:`alstrategies.report.reference_aulc`)."""
     reference = load_reference(reference_path)
     table = reference_table(results, reference, source)
     out_dir = Path(out_dir)
@@ -125,7 +128,10 @@ def write_reference_comparison(
         f"Ours: mean ± std over seeds of this run. {source}: {Path(reference_path).name}, values as "
         f"published. Strategies in both: {', '.join(matched) or 'none'}."
     )
+    aulc = reference_aulc(results, reference)
     markdown = f"# {table.title}\n\n{note}\n\n{render_markdown(table)}"
+    if not aulc.empty:
+        markdown += "\n" + reference_aulc_markdown(aulc, source)
     latex = render_latex(table, caption=f"{table.title}. {note}", label="tab:reference-comparison")
     frame = []
     for i in range(0, len(table.rows), 2):
@@ -150,4 +156,7 @@ def write_reference_comparison(
     atomic_write_text(paths[0], markdown)
     atomic_write_text(paths[1], latex)
     paths.append(write_csv(pd.DataFrame(frame), out_dir / "reference_comparison.csv"))
+    if not aulc.empty:
+        renamed = aulc.rename(columns={"paper_aulc": f"{source}_aulc", "paper_gain": f"{source}_gain"})
+        paths.append(write_csv(renamed, out_dir / "reference_aulc.csv"))
     return paths
