@@ -98,6 +98,23 @@ def test_detectability_uses_the_pooled_spread_and_bonferroni_over_the_comparison
     assert detect.seeds_for_one_point == seeds_needed(0.01, detect.sd, 0.05 / 3)
 
 
+def test_mixed_seed_counts_get_one_detectable_effect_per_group():
+    results = control_results()
+    results = results[~((results.strategy == "confident") & results.seed.isin([3, 4]))]
+    vs = aulc_vs_baseline(results).set_index("strategy")
+    detect = detectability(vs.reset_index())
+    assert detect.n_seeds == 3  # the headline: the weakest group
+    five, three = detect.groups
+    assert (five.n_seeds, three.n_seeds, three.strategies) == (5, 3, ("confident",))
+    five_sds = vs.loc[list(five.strategies), "sd"]
+    assert five.sd == pytest.approx(math.sqrt((five_sds**2).mean()))  # equal n within the group
+    assert five.mde == pytest.approx(minimal_detectable_effect(five.sd, 5, 0.05 / 3))
+    assert three.mde == pytest.approx(minimal_detectable_effect(vs.loc["confident", "sd"], 3, 0.05 / 3))
+    section = summary_markdown(results).split("## Area under")[0]
+    assert f"{len(five.strategies)} with 5 seeds" in section and f"**{100 * five.mde:.2f} points**" in section
+    assert detectability(aulc_vs_baseline(control_results())).groups == ()  # equal seeds: no groups
+
+
 def test_controls_verdict_in_plain_words():
     results = control_results()
     vs = aulc_vs_baseline(results)

@@ -6,7 +6,9 @@
   sure to need.
 * The **paired spread** is the sample std (ddof 1) of the seed-wise AULC differences to Random,
   pooled over the strategies: ``sqrt(sum (n_i - 1) s_i^2 / sum (n_i - 1))``; ``n`` the fewest
-  paired seeds of a strategy.
+  paired seeds of a strategy. When strategies have different numbers of seeds, each group of
+  strategies with the same number also gets its own MDE (its pooled spread, its ``n``, the same
+  corrected alpha): the headline is the weakest group's.
 * **MDE**: :func:`alstrategies.report.power.minimal_detectable_effect` at 80 % power; **seeds
   for 1 point**: :func:`alstrategies.report.power.seeds_needed` for a 0.01 AULC difference.
 * A **control** (``oracle``: should beat Random; ``confident``: should lose) is *separated*
@@ -29,6 +31,7 @@ __all__ = [
     "CONTROLS",
     "ControlVerdict",
     "Detectability",
+    "SeedGroup",
     "control_verdicts",
     "detectability",
     "detection_markdown",
@@ -41,8 +44,19 @@ ONE_POINT = 0.01
 
 
 @dataclass(frozen=True)
+class SeedGroup:
+    """The strategies compared with Random on ``n_seeds`` paired seeds, and their MDE."""
+
+    n_seeds: int
+    strategies: tuple[str, ...]
+    sd: float
+    mde: float
+
+
+@dataclass(frozen=True)
 class Detectability:
-    """The MDE of one run (AULC in fractions; ``m`` comparisons to Random)."""
+    """The MDE of one run (AULC in fractions; ``m`` comparisons to Random); ``groups`` per number
+    of seeds, most seeds first, when the strategies' numbers differ (else empty)."""
 
     n_seeds: int
     sd: float
@@ -52,6 +66,7 @@ class Detectability:
     mde: float
     seeds_for_one_point: int | None
     power: float = TARGET_POWER
+    groups: tuple[SeedGroup, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -86,7 +101,18 @@ def detectability(
     ok = n >= 2 and np.isfinite(sd) and sd > 0
     mde = minimal_detectable_effect(sd, n, corrected, power) if ok else float("nan")
     seeds = seeds_needed(ONE_POINT, sd, corrected, power) if ok else None
-    return Detectability(n, sd, m, alpha, corrected, mde, seeds, power)
+    groups = []
+    counts = vs_baseline["n_seeds"].astype(int)
+    if counts.nunique() > 1:
+        for count in sorted(counts.unique(), reverse=True):
+            rows = vs_baseline[counts == count]
+            group_sd = pooled_sd(rows["sd"].tolist(), [int(count)] * len(rows))
+            valid = count >= 2 and np.isfinite(group_sd) and group_sd > 0
+            group_mde = (
+                minimal_detectable_effect(group_sd, int(count), corrected, power) if valid else float("nan")
+            )
+            groups.append(SeedGroup(int(count), tuple(rows["strategy"]), group_sd, group_mde))
+    return Detectability(n, sd, m, alpha, corrected, mde, seeds, power, tuple(groups))
 
 
 def control_verdicts(vs_baseline: pd.DataFrame, alpha: float = 0.05) -> list[ControlVerdict]:
@@ -147,6 +173,15 @@ def _control_line(verdict: ControlVerdict) -> str:
     )
 
 
+def _most_seeds_critical(detect: Detectability, n_pairs: int) -> str:
+    """With mixed seed counts, the pairwise threshold for pairs of the most seeds."""
+    if not detect.groups:
+        return ""
+    df = detect.groups[0].n_seeds - 1
+    critical = stats.t.ppf(1 - detect.alpha / (2 * n_pairs), df)
+    return f" for pairs of {detect.n_seeds} seeds, {critical:.2f} with {df} df for pairs of {df + 1}"
+
+
 def detection_markdown(
     detect: Detectability | None, verdicts: list[ControlVerdict], n_pairs: int, has_baseline: bool
 ) -> list[str]:
@@ -178,6 +213,17 @@ def detection_markdown(
             f"difference to Random of {_pp(detect.mde)} points with {100 * detect.power:.0f} % power "
             "(noncentral t). Smaller true differences will mostly show as ties."
         )
+        if detect.groups:
+            parts = [
+                f"{len(g.strategies)} with {g.n_seeds} seeds (paired spread {_pp(g.sd)} points): "
+                f"**{_pp(g.mde)} points**"
+                for g in detect.groups
+            ]
+            lines += [
+                "",
+                f"The strategies have different numbers of seeds, and the figure above is that of the fewest. "
+                f"Per group, at the same corrected alpha: {'; '.join(parts)}.",
+            ]
         lines += [
             "",
             f"**A 1-point AULC difference would need {_seeds(detect.seeds_for_one_point)} seeds** at this "
@@ -189,7 +235,7 @@ def detection_markdown(
                 "",
                 f"The pairwise comparison below is stricter still: Holm over {n_pairs} pairs puts the "
                 f"smallest p-value's threshold at {detect.alpha:g} / {n_pairs}, a critical |t| of "
-                f"{critical:.2f} with {df} df.",
+                f"{critical:.2f} with {df} df{_most_seeds_critical(detect, n_pairs)}.",
             ]
     lines += ["", "**Controls.**", ""]
     if not verdicts:
