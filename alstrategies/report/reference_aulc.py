@@ -11,12 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from alstrategies.report.bootstrap import BASELINE
 from alstrategies.report.statistics import common_budgets, normalised_aulc, per_seed_aulc
 from alstrategies.report.tables import budget_label
 
 __all__ = ["reference_aulc", "reference_aulc_markdown"]
-
-BASELINE = "random"
 
 
 def _shared_budgets(results: pd.DataFrame, reference: pd.DataFrame) -> tuple[list[float], list[float]]:
