@@ -64,3 +64,42 @@ def test_the_whole_study_took_at_most_four_hours():
     assert run_status(RESULTS / "acdc_cpu_paper").complete
     for variant in ("none", "add", "concat"):
         assert run_status(RESULTS / "ablation_asr_cpu" / variant).complete
+
+
+@pytest.mark.skipif(
+    not (RESULTS / "ablation_asr_cpu" / "ablation_reference.md").is_file(),
+    reason="the study's last step (the ASR ablation) has not been written yet",
+)
+def test_status_calls_the_ablation_grid_complete(capsys):
+    from alstrategies.cli import main
+
+    assert main(["status", str(RESULTS / "ablation_asr_cpu")]) == 0
+    out = capsys.readouterr().out
+    assert "ablation grid of 4 variants (none, add, concat, attention)" in out
+    assert out.rstrip().endswith("\ncomplete")
+
+
+@pytest.mark.skipif(
+    not (RESULTS / "ablation_asr_cpu" / "ablation_reference.md").is_file(),
+    reason="the study's last step (the ASR ablation) has not been written yet",
+)
+def test_the_committed_ablation_tables_are_what_the_report_writes_from_the_records(tmp_path):
+    """Table 3 at CPU scale, its paired differences and the paper beside it: regenerated from
+    the committed results.csv files, byte for byte the committed ones."""
+    import json
+    import shutil
+
+    from alstrategies.report import write_ablation_report
+
+    grid = RESULTS / "ablation_asr_cpu"
+    manifest = json.loads((grid / "grid.json").read_text())
+    assert manifest["folders"] == {"attention": "../acdc_cpu"}
+    manifest["folders"] = {"attention": str(RUN)}
+    (tmp_path / "grid.json").write_text(json.dumps(manifest))
+    for variant in ("none", "add", "concat"):
+        (tmp_path / variant).mkdir()
+        shutil.copy(grid / variant / "results.csv", tmp_path / variant / "results.csv")
+    reference = Path(__file__).resolve().parents[1] / "benchmarks/reference/sbcal_miccai2024_acdc_asr.csv"
+    write_ablation_report(tmp_path, reference)
+    for name in ("ablation_table.md", "ablation_table.csv", "ablation_pairs.csv", "ablation_reference.csv"):
+        assert (tmp_path / name).read_bytes() == (grid / name).read_bytes(), name

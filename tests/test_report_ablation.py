@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from alstrategies.cli import main
 from alstrategies.report import ablation_table, read_grid, write_ablation_report
@@ -32,7 +33,9 @@ def test_variant_by_class_table_3(tmp_path):
     frames = {v: make_results(classes=CLASSES, seed=i) for i, v in enumerate(variants)}
     _grid(tmp_path, "variant_by_class", variants, 1.0, frames, labels={"none": "No ASR", "attention": "ASR"})
     written = write_ablation_report(tmp_path)
-    assert [p.name for p in written] == ["ablation_table.md", "ablation_table.tex", "ablation_table.csv"]
+    assert [p.name for p in written] == [
+        "ablation_table.md", "ablation_table.tex", "ablation_table.csv", "ablation_pairs.csv",
+    ]  # fmt: skip
     csv = pd.read_csv(tmp_path / "ablation_table.csv")
     assert list(csv.columns) == [
         "metric", "variant", "class", "column_label", "budget", "mean", "std", "n_seeds", "best",
@@ -129,3 +132,50 @@ def test_the_papers_table_3_beside_the_grid(tmp_path, capsys):
     bad.write_text("strategy,budget,mean,std\nrandom,0.1,70,1\n")
     assert main(["report", str(tmp_path), "--reference", str(bad)]) == 2
     assert "lacks the column(s) variant, class" in capsys.readouterr().err
+
+
+def test_paired_differences_between_variants_match_a_hand_computed_t_test(tmp_path):
+    """Each pair of variants: the per-seed Dice differences, their mean, a paired t written out
+    here, Holm over the 3 pairs, a bootstrap interval around the mean; a missing variant has no pair."""
+    variants = ["none", "add", "attention", "missing"]
+    frames = {v: make_results(classes=CLASSES, seed=10 + i) for i, v in enumerate(variants[:3])}
+    _grid(tmp_path, "variant_by_class", variants, 1.0, frames, labels={"attention": "ASR"})
+    write_ablation_report(tmp_path)
+    pairs = pd.read_csv(tmp_path / "ablation_pairs.csv")
+    per_seed = {v: 100 * f[f.budget == 1.0].groupby("seed")["dice"].first() for v, f in frames.items()}
+    expected_pairs = [("none", "add"), ("none", "attention"), ("add", "attention")]
+    assert list(zip(pairs.variant_a, pairs.variant_b)) == expected_pairs
+    raw = []
+    for (a, b), row in zip(expected_pairs, pairs.itertuples(), strict=True):
+        d = (per_seed[a] - per_seed[b]).to_numpy()
+        n = len(d)
+        mean = sum(d) / n
+        sd = (sum((x - mean) ** 2 for x in d) / (n - 1)) ** 0.5
+        t = mean / (sd / n**0.5)
+        p = 2 * (1 - stats.t.cdf(abs(t), n - 1))
+        raw.append(p)
+        assert row.n == n == 3
+        assert row.mean_diff == pytest.approx(mean) and row.statistic == pytest.approx(t)
+        assert row.p_raw == pytest.approx(p)
+        assert row.ci_low <= mean <= row.ci_high and min(d) <= row.ci_low and row.ci_high <= max(d)
+    order = np.argsort(raw)
+    holm, running = np.empty(3), 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (3 - rank) * raw[index]))
+        holm[index] = running
+    assert pairs["p_holm"].to_numpy() == pytest.approx(holm)
+    markdown = (tmp_path / "ablation_table.md").read_text()
+    assert "## Paired differences between variants" in markdown
+    assert "| none | ASR | 3 |" in markdown and "missing" not in markdown.split("## Paired")[1]
+
+
+def test_a_clearly_better_variant_is_named_in_the_pairs(tmp_path):
+    """Five seeds where one variant is 5 points above the other on every seed: separated."""
+    base = make_results(classes=CLASSES, seed=3, seeds=(0, 1, 2, 3, 4))
+    better = base.copy()
+    better["dice"] = better["dice"] + 0.05 + 0.001 * better["seed"]
+    _grid(tmp_path, "variant_by_class", ["none", "attention"], 1.0, {"none": base, "attention": better})
+    write_ablation_report(tmp_path)
+    pairs = pd.read_csv(tmp_path / "ablation_pairs.csv")
+    assert pairs["outcome"].tolist() == ["b"] and pairs["mean_diff"].item() == pytest.approx(-5.2)
+    assert "attention better" in (tmp_path / "ablation_table.md").read_text()

@@ -1,5 +1,7 @@
 """``alstrategies status``: rounds recorded per (strategy, seed), read from the folder alone."""
 
+import json
+
 import pytest
 
 from alstrategies.cli import main
@@ -95,3 +97,44 @@ def test_a_folder_whose_strategies_ran_with_different_seeds_is_complete(tiny_con
     (tmp_path / "strategies" / "random" / "seed1" / "round2.json").unlink()
     broken = run_status(tmp_path)
     assert not broken.complete and broken.trainings == (9, 10)  # the first invocation's plan still counts
+
+
+def test_status_of_an_ablation_grid_reads_each_variant_and_a_reused_folders_100_percent_models(
+    tiny_config, tmp_path, capsys
+):
+    """A grid folder: one status per variant, a missing variant makes it incomplete, and a
+    reused folder (``folders`` in grid.json) counts by its 100 % models only."""
+    grid = tmp_path / "grid"
+    grid.mkdir()
+    (grid / "grid.json").write_text(
+        json.dumps(
+            {
+                "name": "asr",
+                "variants": ["none", "attention"],
+                "budget": 1.0,
+                "layout": "variant_by_class",
+                "folders": {"attention": "../protocol"},
+            }
+        )
+    )
+    Experiment(tiny_config(), grid / "none", strategies=["random"], progress=False).run()
+    assert main(["status", str(grid)]) == 0
+    out = capsys.readouterr().out
+    assert "ablation grid of 2 variants (none, attention)" in out
+    assert "variant attention: no run folder yet" in out and out.rstrip().endswith(
+        "not complete: re-run the same command to resume"
+    )
+
+    protocol = Experiment(
+        tiny_config(), tmp_path / "protocol", strategies=["random", "margin"], progress=False
+    )
+    protocol.claim_folder()
+    for unit in protocol.units():
+        if unit.kind == "round0" or unit.kind == "full":
+            protocol.run_unit(unit)
+    protocol.close_log()
+    assert not run_status(tmp_path / "protocol").complete  # its chains are not all run...
+    assert main(["status", str(grid)]) == 0
+    out = capsys.readouterr().out
+    assert "the 100 % models of" in out and "done" in out
+    assert out.rstrip().endswith("\ncomplete")  # ...but the grid needs only its 100 % models

@@ -18,7 +18,9 @@ Layouts, all values Dice in percent, mean ± std over seeds at ``budget``:
   per-seed values are then averaged over the strategies' identical rows).
 * ``strategy_by_variant`` (Table 4): rows strategies, columns variants, cells the ``dice``.
 
-The best mean per column is bold (ties at the displayed precision all bold).
+The best mean per column is bold (ties at the displayed precision all bold). With
+``variant_by_class`` the Markdown file ends with the paired differences between the variants
+(:mod:`alstrategies.report.ablation_pairs`), also written to ``ablation_pairs.csv``.
 """
 
 from __future__ import annotations
@@ -30,10 +32,11 @@ import numpy as np
 import pandas as pd
 
 from alstrategies.errors import ConfigError, MissingFileError, RecordError
+from alstrategies.report.ablation_pairs import ablation_pairs, render_pairs_markdown
 from alstrategies.report.io import atomic_write_text, write_csv
 from alstrategies.report.tables import Table, budget_label, render_latex, render_markdown, tidy_frame
 
-__all__ = ["GRID_FILE", "LAYOUTS", "ablation_table", "read_grid", "write_ablation_report"]
+__all__ = ["GRID_FILE", "LAYOUTS", "ablation_table", "read_grid", "variant_folders", "write_ablation_report"]
 
 GRID_FILE = "grid.json"
 LAYOUTS = ("variant_by_class", "strategy_by_variant")
@@ -79,6 +82,14 @@ def read_grid(grid_dir: str | Path) -> dict:
         "folders": {str(k): str(v) for k, v in folders.items()},
         "strategy": grid.get("strategy"),
     }
+
+
+def variant_folders(grid_dir: str | Path) -> dict[str, Path]:
+    """The run folder of each variant of the grid ``grid_dir``, in ``grid.json`` order:
+    ``GRID/<variant>``, or the reused folder that ``folders`` names (relative to the grid)."""
+    grid_dir = Path(grid_dir)
+    grid = read_grid(grid_dir)
+    return {variant: grid_dir / grid["folders"].get(variant, variant) for variant in grid["variants"]}
 
 
 def _at_budget(frame: pd.DataFrame, budget: float) -> pd.DataFrame:
@@ -182,16 +193,17 @@ def _read_results(path: Path) -> pd.DataFrame:
 def write_ablation_report(
     grid_dir: str | Path, reference: str | Path | None = None, reference_source: str = "paper"
 ) -> list[Path]:
-    """Write ``ablation_table.md``, ``.tex`` and ``.csv`` into ``grid_dir`` (and, with a
-    ``reference`` CSV of published values, ``ablation_reference.{md,csv}``); return their paths.
+    """Write ``ablation_table.md``, ``.tex`` and ``.csv`` into ``grid_dir`` (``ablation_pairs.csv``
+    too for ``variant_by_class`` with two variants or more; with a ``reference`` CSV of
+    published values, ``ablation_reference.{md,csv}``); return their paths.
 
     Variants whose ``results.csv`` is missing appear as empty cells and are listed in the
     Markdown file."""
     grid_dir = Path(grid_dir)
     grid = read_grid(grid_dir)
     frames: dict[str, pd.DataFrame | None] = {}
-    for variant in grid["variants"]:
-        path = grid_dir / grid["folders"].get(variant, variant) / "results.csv"
+    for variant, folder in variant_folders(grid_dir).items():
+        path = folder / "results.csv"
         frames[variant] = _read_results(path) if path.is_file() else None
     if all(frame is None for frame in frames.values()):
         raise MissingFileError(f"no variant of {grid_dir / GRID_FILE} has a results.csv yet")
@@ -217,6 +229,11 @@ def write_ablation_report(
     text = [f"# {grid['name']}", "", description, "", render_markdown(table)]
     if absent:
         text += [f"Variants without results.csv: {', '.join(absent)}.", ""]
+    pairs = None
+    if layout == "variant_by_class":
+        pairs = ablation_pairs(frames, budget=budget, strategy=grid["strategy"])
+        if not pairs.empty:
+            text += [render_pairs_markdown(pairs, grid["labels"])]
     markdown = grid_dir / "ablation_table.md"
     atomic_write_text(markdown, "\n".join(text))
     latex = grid_dir / "ablation_table.tex"
@@ -232,6 +249,8 @@ def write_ablation_report(
     )
     csv = write_csv(frame, grid_dir / "ablation_table.csv")
     written = [markdown, latex, csv]
+    if pairs is not None and not pairs.empty:
+        written.append(write_csv(pairs, grid_dir / "ablation_pairs.csv"))
     if reference is not None:
         from alstrategies.report.ablation_reference import load_ablation_reference, write_ablation_reference
 
