@@ -218,34 +218,11 @@ def _command_report(args: argparse.Namespace) -> int:
 
 
 def _command_status(args: argparse.Namespace) -> int:
-    from alstrategies.report.ablation import GRID_FILE, variant_folders
-    from alstrategies.status import run_status
+    from alstrategies.status import folder_status_text
 
     for folder in args.run_dirs:
-        if (Path(folder) / GRID_FILE).is_file():
-            folders = variant_folders(folder)
-            print(f"{folder}: ablation grid of {len(folders)} variants ({', '.join(folders)})")
-            statuses = []
-            for variant, path in folders.items():
-                status = run_status(path) if (path / "config.json").is_file() else None
-                if status is None:
-                    print(f"\nvariant {variant}: no run folder yet")
-                    statuses.append(False)
-                elif path != Path(folder) / variant:  # reused: only its 100 % models count
-                    full = status.shared[[c for c in status.shared.columns if c.startswith("full")]]
-                    marks = full.apply(
-                        lambda column: column.map({True: "done", False: "missing"})
-                    ).to_string()
-                    print(f"\nvariant {variant}: the 100 % models of {path} (reused)\n{marks}")
-                    statuses.append(not full.empty and bool(full.to_numpy().all()))
-                else:
-                    print(f"\nvariant {variant}: {status.text()}")
-                    statuses.append(status.complete)
-            complete = all(statuses)
-        else:
-            status = run_status(folder)
-            print(status.text())
-            complete = status.complete
+        text, complete = folder_status_text(folder)
+        print(text)
         print("complete" if complete else "not complete: re-run the same command to resume")
     return 0
 

@@ -1,7 +1,8 @@
 """How far a run folder is: the rounds recorded per (strategy, seed), from the folder alone.
 
 ``alstrategies status DIR`` prints it; useful to see what a resumed run still has to do, e.g.
-between the short GPU windows that advance one run.
+between the short GPU windows that advance one run. On an ablation grid folder (``grid.json``)
+it reads each variant's folder in turn.
 """
 
 from __future__ import annotations
@@ -163,3 +164,33 @@ def _plan_progress(layout: RunLayout) -> tuple[tuple[int, int] | None, float | N
     parallel = max(1, read_plan_parallel(layout))
     minutes = work / 60 / parallel if work is not None else None
     return (rates.trainings, len(plan)), minutes
+
+
+def folder_status_text(folder: str | Path) -> tuple[str, bool]:
+    """``(text, complete)`` of a run folder, or of an ablation grid folder: each variant's
+    status in turn; a variant reused from another run (``folders`` in grid.json) counts by that
+    run's 100 % models only, and the grid is complete when every variant is."""
+    from alstrategies.report.ablation import GRID_FILE, variant_folders
+
+    folder = Path(folder)
+    if not (folder / GRID_FILE).is_file():
+        status = run_status(folder)
+        return status.text(), status.complete
+    folders = variant_folders(folder)
+    lines = [f"{folder}: ablation grid of {len(folders)} variants ({', '.join(folders)})"]
+    complete = True
+    for variant, path in folders.items():
+        if not (path / "config.json").is_file():
+            lines.append(f"\nvariant {variant}: no run folder yet")
+            complete = False
+            continue
+        status = run_status(path)
+        if path == folder / variant:
+            lines.append(f"\nvariant {variant}: {status.text()}")
+            complete = complete and status.complete
+            continue
+        full = status.shared[[c for c in status.shared.columns if c.startswith("full")]]
+        marks = full.apply(lambda column: column.map({True: "done", False: "missing"}))
+        lines.append(f"\nvariant {variant}: the 100 % models of {path} (reused)\n{marks.to_string()}")
+        complete = complete and not full.empty and bool(full.to_numpy().all())
+    return "\n".join(lines), complete
