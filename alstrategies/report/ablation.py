@@ -231,7 +231,8 @@ def write_ablation_report(
         text += [f"Variants without results.csv: {', '.join(absent)}.", ""]
     pairs = None
     if layout == "variant_by_class":
-        pairs = ablation_pairs(frames, budget=budget, strategy=grid["strategy"])
+        at_budget = {v: None if f is None else _at_budget(f, budget) for v, f in frames.items()}
+        pairs = ablation_pairs(at_budget, strategy=grid["strategy"])
         if not pairs.empty:
             text += [render_pairs_markdown(pairs, grid["labels"])]
     markdown = grid_dir / "ablation_table.md"

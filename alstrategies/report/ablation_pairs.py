@@ -25,26 +25,24 @@ PAIR_COLUMNS = [
 ]  # fmt: skip
 
 
-def _per_seed(frame: pd.DataFrame, budget: float, strategy: str | None) -> pd.Series:
-    """Mean Dice (%) per seed at ``budget`` (the shared 100 % model appears once per strategy:
-    its duplicates average to itself)."""
-    rows = frame[np.isclose(frame["budget"].astype(float), budget, atol=1e-6)]
-    if strategy is not None:
-        rows = rows[rows["strategy"] == strategy]
-    return 100 * rows.groupby("seed")["dice"].mean()
-
-
 def ablation_pairs(
-    frames: dict[str, pd.DataFrame | None], *, budget: float, strategy: str | None = None, alpha: float = 0.05
+    at_budget: dict[str, pd.DataFrame | None], *, strategy: str | None = None, alpha: float = 0.05
 ) -> pd.DataFrame:
-    """One row per pair of variants that both have results (:data:`PAIR_COLUMNS`)."""
-    values = [
-        pd.DataFrame({"strategy": variant, "seed": per_seed.index, "value": per_seed.to_numpy()})
-        for variant, frame in frames.items()
-        if frame is not None
-        for per_seed in [_per_seed(frame, budget, strategy)]
-        if not per_seed.empty
-    ]
+    """One row per pair of variants that both have results (:data:`PAIR_COLUMNS`), from each
+    variant's results rows at the grid's budget (None: not run). The per-seed value is the
+    mean Dice (%) of the seed's rows (of ``strategy`` when given): the shared 100 % model
+    appears once per strategy, and its duplicates average to itself."""
+    values = []
+    for variant, rows in at_budget.items():
+        if rows is None:
+            continue
+        if strategy is not None:
+            rows = rows[rows["strategy"] == strategy]
+        per_seed = 100 * rows.groupby("seed")["dice"].mean()
+        if not per_seed.empty:
+            values.append(
+                pd.DataFrame({"strategy": variant, "seed": per_seed.index, "value": per_seed.to_numpy()})
+            )
     if len(values) < 2:
         return pd.DataFrame(columns=PAIR_COLUMNS)
     long = pd.concat(values, ignore_index=True)
