@@ -31,6 +31,8 @@ SAMPLINGS = ("top_k", "power", "softmax", "softrank")
 NETWORKS = ("shared", "paper")
 #: ``train.lr_schedule``: the paper's step decay, or nnU-Net's polynomial decay to 0 per training.
 LR_SCHEDULES = ("step", "poly")
+#: ``train.warm_schedule``: what a warm-started training's learning rate does (DESIGN section 5).
+WARM_SCHEDULES = ("restart", "linear")
 
 #: Keys that may differ between invocations on one run folder (they select, not define, work).
 SELECTION_KEYS = (
@@ -175,6 +177,12 @@ def validate(config: dict) -> dict:
         raise ConfigError(
             f"train.lr_schedule = {config['train']['lr_schedule']!r} is not one of {LR_SCHEDULES} "
             "(step: x train.lr_decay every train.lr_step iterations; poly: (1 - t / T) ** 0.9)"
+        )
+    if config["train"]["warm_schedule"] not in WARM_SCHEDULES:
+        raise ConfigError(
+            f"train.warm_schedule = {config['train']['warm_schedule']!r} is not one of {WARM_SCHEDULES} "
+            "(restart: a warm round runs train.lr_schedule from its step 0; linear: it falls linearly from "
+            "train.lr x train.warm_lr_factor to 0 over the round)"
         )
     if config["protocol"]["networks"] not in NETWORKS:
         raise ConfigError(

@@ -35,6 +35,7 @@ RANGES: dict[str, Range] = {
     "train.lr_decay": (0, 1, True, False),
     "train.lr_step": (1, None, False, False),
     "train.cooldown": (0, 1, False, True),
+    "train.warm_lr_factor": (0, None, True, False),
     "train.eval_batch_size": (1, None, False, False),
     "train.threads": (0, None, False, False),
     "protocol.initial_fraction": (0, 1, True, False),
@@ -56,6 +57,7 @@ NOTES = {
     "train.initial_iterations": "0 = as every round",
     "train.full_iterations": "0 = as every round",
     "train.cooldown": "0 = no cooldown; 0.2 = the last 20 % of each training",
+    "train.warm_lr_factor": "1 = a warm round starts at the peak lr; 0.1 = at a tenth of it",
     "train.threads": "0 = torch's default, which follows the core count",
     "train.min_batches_per_epoch": "0 = one pass over the labeled set",
 }

@@ -90,6 +90,7 @@ class RoundTrainer:
             derive_seed(seed, label.split()[-1]),
             progress=bar,
             stage=stage,
+            warm=init is not None,
         )
         bar.close()
         start = time.perf_counter()

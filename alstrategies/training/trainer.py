@@ -36,12 +36,23 @@ def batch_order(
     return order[:needed].view(iterations, batch)
 
 
-def lr_factor(config: TrainConfig, step: int, iterations: int) -> float:
-    """The learning-rate multiplier at ``step`` of a training of ``iterations`` steps:
-    ``lr_decay ** (step // lr_step)`` (``lr_schedule = "step"``, the paper's) or
+def lr_factor(config: TrainConfig, step: int, iterations: int, warm: bool = False) -> float:
+    """The learning-rate multiplier at ``step`` of a training of ``iterations`` steps.
+
+    A cold training (and, with ``warm_schedule = "restart"``, a warm-started one) follows
+    ``lr_schedule``: ``lr_decay ** (step // lr_step)`` (``"step"``, the paper's) or
     ``(1 - step / iterations) ** 0.9`` (``"poly"``, nnU-Net's: 0 at the end of every training);
     with ``cooldown = c > 0`` the last ``c * iterations`` steps also fall linearly towards 0
-    (the model a training ends with is then not a snapshot of a high-lr walk)."""
+    (the model a training ends with is then not a snapshot of a high-lr walk).
+
+    A warm-started training (``warm``: a round that continues the previous round's model) is
+    scaled by ``warm_lr_factor``; with ``warm_schedule = "linear"`` it falls linearly from that
+    peak to 0 over the training, ``warm_lr_factor * (1 - step / iterations)``, so that it
+    continues from the previous minimum instead of restarting at the peak lr. The defaults
+    (``1.0``, ``"restart"``) restart every warm round at the peak, as the committed runs did.
+    """
+    if warm and config.warm_schedule == "linear":
+        return config.warm_lr_factor * (1.0 - step / iterations)
     if config.lr_schedule == "poly":
         factor = (1.0 - step / iterations) ** 0.9
     else:
@@ -50,7 +61,7 @@ def lr_factor(config: TrainConfig, step: int, iterations: int) -> float:
     start = iterations - cooling
     if cooling > 0 and step >= start:
         factor *= (iterations - step) / (cooling + 1.0)
-    return factor
+    return factor * config.warm_lr_factor if warm else factor
 
 
 class Trainer:
@@ -97,11 +108,14 @@ class Trainer:
         seed: int,
         progress: object | None = None,
         stage: str = "round",
+        warm: bool = False,
     ) -> TrainStats:
         """Train ``model`` in place on ``images`` (N x C x H x W) and ``targets`` (N x ...).
 
         ``progress`` is an optional tqdm-like bar updated with iterations; ``stage`` (``round0``,
-        ``round`` or ``full``, the 100 % model) selects the schedule's iterations.
+        ``round`` or ``full``, the 100 % model) selects the schedule's iterations; ``warm``
+        (the model continues a previous training) selects the warm learning rate
+        (:func:`lr_factor`). The optimiser and its momentum are fresh in every training.
         """
         config = self.config
         num_images = int(images.shape[0])
@@ -127,7 +141,7 @@ class Trainer:
         snapshots: list[torch.Tensor] = []
         start = time.perf_counter()
         for step in range(iterations):
-            decay = lr_factor(config, step, iterations)
+            decay = lr_factor(config, step, iterations, warm)
             for group in optimizer.param_groups:
                 group["lr"] = group["initial_lr"] * decay
             rows = order[step]
