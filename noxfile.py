@@ -108,6 +108,29 @@ def calibrate_acdc_cpu(session: nox.Session) -> None:
 
 
 @nox.session
+def benchmark_chaos_kidney_cpu(session: nox.Session) -> None:
+    """The CHAOS kidney CPU study (docs/results.md): random, the foreground-aware baselines, both
+    kinds of control, SBC-AL, ClaSP PE, least confidence and TypiClust through every budget at
+    64 x 64, ten seeds; resumes from its records. Pass the data with ``-- PATH`` (the CHAOS T2
+    copy, e.g. ../shared/data/CHAOS_T2)."""
+    install(session)
+    session.run("bash", "benchmarks/studies/chaos_kidney_cpu.sh", *session.posargs, external=True)
+
+
+@nox.session
+def calibrate_chaos_kidney_cpu(session: nox.Session) -> None:
+    """The schedule calibration behind chaos_kidney_cpu.toml (results/chaos_calibration): Dice
+    against iterations at 64 x 64 and the warm rounds' snapshot noise. ``-- --data PATH``."""
+    install(session)
+    preset = ["--preset", "benchmarks/configs/chaos_kidney_cpu.toml", "--out", "results/chaos_calibration"]
+    schedule = ["python", "-m", "benchmarks.calibration.acdc_schedule", *preset, *session.posargs]
+    session.run(*schedule, "--size", "64")
+    session.run(*schedule, "--plot")
+    noise = ["python", "-m", "benchmarks.calibration.snapshot_noise", *preset, *session.posargs]
+    session.run(*noise, "--seeds", "0", "1", "2", "--schedules", "restart", "linear", "--full")
+
+
+@nox.session
 def benchmark_kits19(session: nox.Session) -> None:
     """The paper protocol on KiTS19 (GPU work): pass the data with ALSTRATEGIES_KITS19_ROOT or
     ``-- --data PATH``; ``-- --set ...`` shortens it for a CPU check."""

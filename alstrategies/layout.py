@@ -6,6 +6,8 @@ Layout of a run folder::
     dataset.json                         what the data are (not where): checked on resume
     run.log                              progress and events, appended by every process
     plan.json                            the trainings every invocation planned, for `status`
+    pool.csv                             per pool slice: its volume, slice index, the volume's
+                                         slice count and whether its true label holds foreground
     shared/seed<S>/round0.json           the round-0 model, shared by every strategy
     shared/seed<S>/full.json             the 100 % model of seed S
     shared/seed<S>/round0_<net>.json     with protocol.networks = "paper": one per network
@@ -65,6 +67,12 @@ class RunLayout:
     def plan(self) -> Path:
         """The trainings every invocation planned, and their costs (``alstrategies status``)."""
         return self.root / "plan.json"
+
+    @property
+    def pool_table(self) -> Path:
+        """Per pool slice: ``index, volume, slice, slices_in_volume, foreground`` (the report's
+        batch diagnostics read it)."""
+        return self.root / "pool.csv"
 
     @property
     def results(self) -> Path:

@@ -285,6 +285,11 @@ class Experiment:
             batch_size=self.settings.query.batch_size,
             amp=self.settings.query.amp,
             pool_labels=self.rounds.targets.labels,
+            pool_groups=self.data.pool_groups,
+            pool_positions=self.data.pool_positions,
+            pool_depths=self.data.pool_depths,
+            round_index=round_index,
+            last_round=self.last_round,
         )
         torch.manual_seed(derive_seed(seed, round_index, name))
         start = time.perf_counter()

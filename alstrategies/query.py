@@ -29,6 +29,19 @@ class QueryContext:
         amp: Whether inference may run in bf16 autocast on CUDA (:meth:`autocast`).
         pool_labels: The pool's true labels, ``N x H x W`` integers on any device, or ``None``.
             Only controls may read them (the ``oracle``); a real strategy never does.
+        pool_groups: The volume (patient) name of each pool slice, ``N``, or ``None``.
+        pool_positions: Each pool slice's 0-based index along its volume's slicing axis, ``N``
+            integers, or ``None``.
+        pool_depths: The number of slices of each pool slice's volume, ``N`` integers, or
+            ``None``. The experiment loop fills all three (from
+            :class:`~alstrategies.types.SegmentationData`); a strategy that needs them says so
+            with a :class:`~alstrategies.errors.ConfigError` when they are ``None``.
+        round_index: The 0-based round whose trained model is querying (its query labels the
+            images of round ``round_index + 1``), or ``None`` when the caller does not say.
+        last_round: The index of the run's last round (the budgets are rounds ``0 ..
+            last_round``; the last one does not query), or ``None``. The experiment loop fills
+            both; a strategy with a round schedule (``clasp_pe``) falls back on the labeled
+            fraction when they are ``None``.
     """
 
     model: nn.Module
@@ -40,6 +53,11 @@ class QueryContext:
     batch_size: int = 64
     amp: bool = False
     pool_labels: torch.Tensor | None = None
+    pool_groups: np.ndarray | None = None
+    pool_positions: np.ndarray | None = None
+    pool_depths: np.ndarray | None = None
+    round_index: int | None = None
+    last_round: int | None = None
 
     def autocast(self) -> Any:
         """The context to run the model in: bf16 autocast on CUDA when :attr:`amp`, else a no-op.

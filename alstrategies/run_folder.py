@@ -9,6 +9,8 @@ import logging
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import torch
 
 from alstrategies.atomic import atomic_stream, atomic_write_text
@@ -37,6 +39,35 @@ def dataset_identity(data: SegmentationData) -> dict:
         "pool_groups_sha256": digest([str(g) for g in data.pool_groups]),
         "test_volumes_sha256": digest([f"{v.name}:{tuple(v.label.shape)}" for v in data.test_volumes]),
     }
+
+
+#: The columns of ``pool.csv``, one row per pool slice in pool order.
+POOL_COLUMNS = ["index", "volume", "slice", "slices_in_volume", "foreground"]
+
+
+def pool_table(data: SegmentationData, chunk: int = 1024) -> pd.DataFrame:
+    """:data:`POOL_COLUMNS` of every pool slice: its volume, 0-based slice index along the volume's
+    slicing axis, the volume's slice count and 1 when its true label holds any foreground."""
+    labels = data.pool_labels
+    blocks = [np.asarray(labels[i : i + chunk]) for i in range(0, len(labels), chunk)]
+    foreground = np.concatenate(
+        [np.zeros(0, dtype=bool), *(b.reshape(len(b), -1).any(axis=1) for b in blocks)]
+    )
+    return pd.DataFrame(
+        {
+            "index": np.arange(data.pool_size),
+            "volume": [str(g) for g in data.pool_groups],
+            "slice": np.asarray(data.pool_positions, dtype=np.int64),
+            "slices_in_volume": np.asarray(data.pool_depths, dtype=np.int64),
+            "foreground": foreground.astype(np.int64),
+        },
+        columns=POOL_COLUMNS,
+    )
+
+
+def write_pool_table(layout: RunLayout, data: SegmentationData) -> None:
+    """Write ``pool.csv`` (:func:`pool_table`) atomically."""
+    atomic_write_text(layout.pool_table, pool_table(data).to_csv(index=False))
 
 
 def weights_digest(model: torch.nn.Module) -> str:
@@ -93,7 +124,8 @@ def check_round0_reproduced(
 
 
 def claim_run_folder(layout: RunLayout, config: dict, data: SegmentationData) -> bool:
-    """Write ``config.json`` and ``dataset.json``, or check this run against them.
+    """Write ``config.json`` and ``dataset.json``, or check this run against them, and
+    ``pool.csv`` where it is missing (a folder written before it existed gets it on resuming).
 
     A folder started with another config, or on other data, is refused with the differing keys
     and the fix, unless it holds no recorded training yet (a start that failed): then it is
@@ -124,6 +156,8 @@ def claim_run_folder(layout: RunLayout, config: dict, data: SegmentationData) ->
     for path, current, *_ in claims:
         if problems or not path.is_file():
             atomic_write_text(path, json.dumps(current, indent=1, sort_keys=True))
+    if problems or not layout.pool_table.is_file():
+        write_pool_table(layout, data)
     return bool(problems)
 
 

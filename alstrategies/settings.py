@@ -66,7 +66,9 @@ class TrainConfig:
     lr_schedule: str = "step"  # "step": x lr_decay every lr_step; "poly": (1 - t / T) ** 0.9 per training
     cooldown: float = 0.0  # the last fraction of every training: lr falls linearly to 0 (0 = none)
     warm_lr_factor: float = 1.0  # a warm-started training's peak lr (and sfp_lr): lr x this factor
-    warm_schedule: str = "restart"  # a warm-started training's lr: the stage's schedule from step 0, or "linear"
+    warm_schedule: str = (
+        "restart"  # a warm-started training's lr: the stage's schedule from step 0, or "linear"
+    )
     augment: bool = True
     amp: bool = True
     channels_last: bool = True

@@ -52,13 +52,29 @@ class Volume:
     spacing: tuple[float, float, float] | None = None
 
 
+def slice_positions(groups: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(positions, depths)`` of slices listed volume by volume in slicing order: each slice's
+    rank among the slices of its group in pool order (0-based) and its group's slice count."""
+    groups = np.asarray(groups)
+    _, inverse, counts = np.unique(groups, return_inverse=True, return_counts=True)
+    inverse = inverse.reshape(-1)
+    order = np.argsort(inverse, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    positions = np.empty(groups.size, dtype=np.int64)
+    positions[order] = np.arange(groups.size) - starts[inverse[order]]
+    return positions, counts[inverse].astype(np.int64)
+
+
 @dataclass
 class SegmentationData:
     """A dataset ready for active learning: a pool of 2D slices and 3D test volumes.
 
     ``pool_images`` is ``N x 1 x H x W`` float32, ``pool_labels`` ``N x H x W`` uint8,
     ``pool_groups`` the patient (volume) name of each pool slice, ``class_names`` the
-    foreground class names (label ``i`` is ``class_names[i - 1]``).
+    foreground class names (label ``i`` is ``class_names[i - 1]``). ``pool_positions`` is each
+    pool slice's 0-based index along its volume's slicing axis and ``pool_depths`` that volume's
+    number of slices (``int64``, ``0 <= position < depth``); a loader that gives neither gets
+    :func:`slice_positions` of the groups, which assumes each volume's slices in order.
     """
 
     name: str
@@ -68,6 +84,22 @@ class SegmentationData:
     pool_groups: np.ndarray
     test_volumes: list[Volume]
     info: dict[str, Any] = field(default_factory=dict)
+    pool_positions: np.ndarray | None = None
+    pool_depths: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.pool_positions is None or self.pool_depths is None:
+            self.pool_positions, self.pool_depths = slice_positions(self.pool_groups)
+        self.pool_positions = np.asarray(self.pool_positions, dtype=np.int64)
+        self.pool_depths = np.asarray(self.pool_depths, dtype=np.int64)
+        n = len(self.pool_groups)
+        if self.pool_positions.shape != (n,) or self.pool_depths.shape != (n,):
+            raise ValueError(
+                f"pool_positions {self.pool_positions.shape} and pool_depths {self.pool_depths.shape} "
+                f"must hold one value per pool slice ({n})"
+            )
+        if n and ((self.pool_positions < 0).any() or (self.pool_positions >= self.pool_depths).any()):
+            raise ValueError("every pool slice needs 0 <= pool_positions < pool_depths")
 
     @property
     def num_classes(self) -> int:

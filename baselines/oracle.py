@@ -1,10 +1,14 @@
-"""The ``oracle`` control (DESIGN section 5): it reads the pool's true labels.
+"""The ``oracle`` diagnostic (DESIGN section 5): "hardest by loss", read from the true labels.
 
 It queries the unlabeled slices on which the current model is most wrong: the highest
 cross-entropy of the final softmax against the true labels, ``-log p_true`` per pixel, reduced
-over pixels (mean by default). That is what a perfect error predictor would pick, so it is a
-control for the analysis, never a strategy a user could run on unlabeled data: it is outside
-"every strategy" unless ``strategies.controls = true``.
+over pixels (mean by default). That is what a perfect per-slice error predictor would pick, so it
+bounds what a score can gain from *finding errors*; it is **not** a positive control: the
+hardest slices are not the most useful batch. On ACDC its batches are redundant clusters of end
+slices (apex and base, where the model fails) and it loses to Random; the positive control is
+``random_foreground_oracle``. It reads labels no real run has, so it is family ``"control"``
+(outside "every strategy" unless ``strategies.controls = true``), kept under its name so that
+committed runs still read.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ def cross_entropy_map(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tenso
 
 
 class OracleStrategy(ScoreStrategy):
-    """Oracle control: the highest reduced cross-entropy against the pool's true labels first.
+    """Diagnostic "hardest by loss": the highest reduced cross-entropy against the true labels first.
 
     Needs ``QueryContext.pool_labels`` (``N x H x W`` class indices, any device); the experiment
     loop passes them. Options: ``reduction`` (see :class:`~alstrategies.strategy.ScoreStrategy`).
@@ -34,7 +38,10 @@ class OracleStrategy(ScoreStrategy):
 
     name = "oracle"
     family = "control"
-    source = "control: reads the true labels (DESIGN section 5)"
+    source = (
+        "diagnostic control, hardest by loss (cross-entropy against the true labels); not a positive "
+        "control (DESIGN section 5)"
+    )
     forward_passes = "1"
 
     def score(

@@ -15,12 +15,16 @@ so a "patch that contains foreground" is a slice with any foreground pixel. Two 
   logits not 0 at some pixel; one inference pass), the rest uniformly from all remaining
   unlabeled slices (foreground or not). When fewer slices than that share qualify, all of them
   are taken and the rest is uniform: with no predicted foreground this is plain Random.
-- ``random_foreground_oracle`` (family ``"control"``): the same rule with the pool's **true**
-  foreground (``QueryContext.pool_labels``), i.e. nnActive's variant; a control, because a
-  real run has no labels of the unlabeled pool.
+- ``random_foreground_oracle`` (family ``"control"``, the positive control of DESIGN section 5):
+  the same rule with the pool's **true** foreground (``QueryContext.pool_labels``). With its
+  default ``foreground_share = 1.0`` it is uniform over the unlabeled slices whose true label
+  holds foreground (uniform over the rest only once they run out), so on a pool where a real
+  share of slices is empty it must beat Random by construction. ``foreground_share = 0.6667``
+  and ``0.3333`` give nnActive's two Foreground Aware Random settings (2/3 and 1/3 of the
+  patches on foreground); the option stays for them.
 
-Both draw only from the strategy's generator. Defaults: ``foreground_share = 0.5`` for both
-(nnActive's two settings are 2/3 and 1/3).
+Both draw only from the strategy's generator. Defaults: ``foreground_share = 0.5`` for
+``random_foreground``, ``1.0`` for ``random_foreground_oracle``.
 """
 
 from __future__ import annotations
@@ -40,6 +44,27 @@ from alstrategies.strategy import QueryContext, QueryResult, QueryStrategy
 def foreground_quota(k: int, share: float) -> int:
     """How many of ``k`` slices come from the foreground slices: ``floor(share * k + 0.5)``."""
     return min(k, math.floor(share * k + 0.5))
+
+
+def true_foreground(context: QueryContext, name: str) -> np.ndarray:
+    """One bool per slice of ``context.unlabeled``: any label other than 0 in its true labels.
+
+    Raises:
+        ConfigError: ``context.pool_labels`` is missing or not ``N x H x W`` (naming ``name``).
+    """
+    labels = context.pool_labels
+    expected = (context.pool_images.shape[0], *context.pool_images.shape[2:])
+    if labels is None or tuple(labels.shape) != expected:
+        got = "None" if labels is None else f"shape {tuple(labels.shape)}"
+        raise ConfigError(
+            f"{name} reads the pool's true labels: QueryContext.pool_labels must be "
+            f"{expected} class indices, got {got} (or leave this control out of the run)"
+        )
+    flags = []
+    for start in range(0, context.unlabeled.size, context.batch_size):
+        rows = torch.as_tensor(context.unlabeled[start : start + context.batch_size], device=labels.device)
+        flags.append(labels[rows].flatten(1).ne(0).any(dim=1).cpu())
+    return torch.cat(flags).numpy()
 
 
 def draw_with_foreground_share(
@@ -113,42 +138,29 @@ class RandomForegroundStrategy(_ForegroundShare):
 
 
 class RandomForegroundOracleStrategy(_ForegroundShare):
-    """Control: nnActive's Foreground Aware Random, the share from slices with true foreground.
+    """Positive control: uniform over the unlabeled slices whose true label holds foreground.
 
     Reads ``QueryContext.pool_labels`` (``N x H x W`` class indices; 0 is background) and runs no
-    model at all.
+    model at all. With a ``foreground_share`` below 1 it is nnActive's Foreground Aware Random
+    (2/3 or 1/3 of each query from true-foreground slices, the rest uniform).
 
     Args:
         foreground_share: The share of each query drawn from unlabeled slices with true
-            foreground (default 0.5).
+            foreground (default 1.0: all of it, while they last).
     """
 
     name = "random_foreground_oracle"
     family = "control"
     source: ClassVar[str] = (
-        "Lüth et al., nnActive: A Framework for Evaluation of Active Learning in 3D Biomedical "
-        "Segmentation, TMLR 2025 (Foreground Aware Random, true labels)"
+        "positive control: uniform over true-foreground slices (DESIGN section 5); with "
+        "foreground_share < 1, Lüth et al., nnActive: A Framework for Evaluation of Active Learning "
+        "in 3D Biomedical Segmentation, TMLR 2025 (Foreground Aware Random, true labels)"
     )
     forward_passes: ClassVar[str] = "0"
 
-    def has_foreground(self, context: QueryContext) -> np.ndarray:
-        """Any label other than 0 in the slice's true labels.
+    def __init__(self, foreground_share: float = 1.0) -> None:
+        super().__init__(foreground_share)
 
-        Raises:
-            ConfigError: ``context.pool_labels`` is missing or not ``N x H x W``.
-        """
-        labels = context.pool_labels
-        expected = (context.pool_images.shape[0], *context.pool_images.shape[2:])
-        if labels is None or tuple(labels.shape) != expected:
-            got = "None" if labels is None else f"shape {tuple(labels.shape)}"
-            raise ConfigError(
-                f"{self.name} reads the pool's true labels: QueryContext.pool_labels must be "
-                f"{expected} class indices, got {got} (or leave this control out of the run)"
-            )
-        flags = []
-        for start in range(0, context.unlabeled.size, context.batch_size):
-            rows = torch.as_tensor(
-                context.unlabeled[start : start + context.batch_size], device=labels.device
-            )
-            flags.append(labels[rows].flatten(1).ne(0).any(dim=1).cpu())
-        return torch.cat(flags).numpy()
+    def has_foreground(self, context: QueryContext) -> np.ndarray:
+        """Any label other than 0 in the slice's true labels (:func:`true_foreground`)."""
+        return true_foreground(context, self.name)

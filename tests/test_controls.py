@@ -148,7 +148,7 @@ def test_confident_queries_the_lowest_mean_entropy(batch_size):
 
 def test_controls_are_registered_as_controls_and_nothing_else_is():
     controls = {name for name in STRATEGIES.names() if is_control(STRATEGIES.get(name))}
-    assert controls == {"oracle", "confident", "random_foreground_oracle"}
+    assert controls == {"oracle", "confident", "random_foreground_oracle", "empty_first"}
     assert STRATEGIES.get("oracle") is OracleStrategy and STRATEGIES.get("confident") is ConfidentStrategy
     assert {"random", "max_entropy", "least_confidence", "margin", "mean_std", "vaal", "sbc_al"} <= (
         set(STRATEGIES.names()) - controls

@@ -39,6 +39,20 @@ def _chaos(root: Path) -> Path:
     return root
 
 
+def _chaos_t2(root: Path) -> Path:
+    """The Ouyang et al. copy: labels 0-4 (1 liver, 2 and 3 the kidneys, 4 spleen), the preset's
+    six test patients and two pool patients."""
+    for index, patient in enumerate((1, 2, 3, 8, 15, 21, 33, 38)):
+        label = np.zeros(SHAPE, np.uint8)
+        label[case_label(index % 5) == 1] = 1
+        label[2:6, 2:6, 1:5] = 2
+        label[2:6, 20:26, 1:5] = 3
+        label[26:30, 20:26, 2:5] = 4
+        save_nifti(root / f"image_{patient}.nii.gz", case_image(index % 5), codes="LAS")
+        save_nifti(root / f"label_{patient}.nii.gz", label, codes="LAS")
+    return root
+
+
 def _h5(root: Path) -> Path:
     (root / "data").mkdir(parents=True)
     for index in range(5):
@@ -69,6 +83,7 @@ FIXTURES = {
     "decathlon": (decathlon_folder, ["RV", "LV"]),
     "mscmrseg": (paired_folder, ["RV", "MYO", "LV"]),
     "chaos": (_chaos, ["liver", "right kidney", "left kidney", "spleen"]),
+    "chaos_t2": (_chaos_t2, ["kidney"]),
     "h5": (_h5, ["RV", "MYO", "LV"]),
 }
 

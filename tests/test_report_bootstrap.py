@@ -95,6 +95,10 @@ def test_difference_bands_are_paired_by_seed():
         assert row.mean_diff == pytest.approx(sum(diffs) / len(diffs), abs=1e-12)
         assert (row.ci_low, row.ci_high) == pytest.approx(bootstrap_mean_ci(diffs)[1:])
         assert row.n_seeds == len(SEEDS)
+        if row.budget != BUDGETS[0]:
+            test = stats.ttest_1samp(diffs, 0.0)
+            assert row.p_raw == pytest.approx(test.pvalue)
+            assert (row.t_low, row.t_high) == pytest.approx(tuple(test.confidence_interval(0.95)))
     at_round0 = bands[bands.budget == BUDGETS[0]]
     assert (at_round0[["mean_diff", "ci_low", "ci_high"]].abs() < 1e-12).all().all()  # shared model
     shuffled = difference_bands(results.sample(frac=1.0, random_state=1))
@@ -126,7 +130,7 @@ def test_aulc_vs_random_against_loops_and_holm_by_hand():
     assert vs.loc[small, "p_holm"] == pytest.approx(min(1, 2 * p[small]))
     assert vs.loc[large, "p_holm"] == pytest.approx(max(min(1, 2 * p[small]), p[large]))
     assert vs.loc["up", "mean_diff"] > 0 > vs.loc["down", "mean_diff"]
-    assert vs.loc["down", "separated"]
+    assert vs.loc["down", "separated"] and (vs["role"] == "ranked").all()
 
 
 def test_write_summary_files_write_the_csv_in_points_and_the_figure(tmp_path):
@@ -137,9 +141,14 @@ def test_write_summary_files_write_the_csv_in_points_and_the_figure(tmp_path):
     assert {"aulc_vs_random.csv", "difference_to_random.png", "difference_to_random.pdf"} <= set(names)
     csv = pd.read_csv(tmp_path / "aulc_vs_random.csv").set_index("strategy")
     vs = aulc_vs_baseline(results).set_index("strategy")
-    for column in ("mean_diff", "ci_low", "ci_high", "sd"):
+    for column in ("mean_diff", "ci_low", "ci_high", "t_low", "t_high", "sd"):
         np.testing.assert_allclose(csv[f"{column}_pp"], 100 * vs[column])
-    assert (csv["n_seeds"] == len(SEEDS)).all()
+    assert (csv["n_seeds"] == len(SEEDS)).all() and (csv["role"] == "ranked").all()
+    bands = pd.read_csv(tmp_path / "difference_to_random.csv")
+    assert list(bands.columns) == [
+        "strategy", "role", "budget", "mean_diff_pp", "ci_low_pp", "ci_high_pp", "t_low_pp", "t_high_pp",
+        "p_raw", "n_seeds",
+    ]  # fmt: skip
     assert (tmp_path / "difference_to_random.pdf").read_bytes().startswith(b"%PDF")
 
 

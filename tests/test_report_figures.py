@@ -118,6 +118,7 @@ def test_random_is_neutral_grey_and_only_the_controls_are_dashed():
     assert red == green == blue and 0.2 < red < 0.7
     assert sorted(CONTROL_STRATEGIES) == [
         "confident",
+        "empty_first",
         "oracle",
         "random_foreground",
         "random_foreground_oracle",

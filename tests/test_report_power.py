@@ -68,17 +68,17 @@ def test_pooled_sd_by_hand():
 BUDGETS = (0.1, 0.2, 0.3, 0.4)
 SEEDS = (0, 1, 2, 3, 4)
 #: Offset of each strategy from Random after round 0, and the seed-wise noise of that offset.
-OFFSETS = {"random": 0.0, "a": 0.004, "confident": -0.08, "oracle": 0.005}
-NOISE = {"random": 0.0, "a": 0.01, "confident": 0.004, "oracle": 0.015}
+OFFSETS = {"random": 0.0, "a": 0.004, "b": -0.002, "confident": -0.08, "random_foreground_oracle": 0.005}
+NOISE = {"random": 0.0, "a": 0.01, "b": 0.012, "confident": 0.004, "random_foreground_oracle": 0.015}
 
 
-def control_results() -> pd.DataFrame:
+def control_results(offsets=OFFSETS, noise=NOISE) -> pd.DataFrame:
     rng = np.random.default_rng(5)
     base = {s: 0.5 + 0.01 * s for s in SEEDS}
     rows = []
-    for strategy, offset in OFFSETS.items():
+    for strategy, offset in offsets.items():
         for seed in SEEDS:
-            shift = offset + NOISE[strategy] * rng.normal()
+            shift = offset + noise[strategy] * rng.normal()
             for r, budget in enumerate(BUDGETS):
                 dice = base[seed] + budget if r == 0 else base[seed] + budget + shift
                 rows.append({"strategy": strategy, "seed": seed, "round": r, "budget": budget, "dice": dice})
@@ -86,33 +86,33 @@ def control_results() -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def test_detectability_uses_the_pooled_spread_and_bonferroni_over_the_comparisons():
+def test_detectability_uses_the_pooled_spread_and_bonferroni_over_the_ranked_family():
     results = control_results()
     vs = aulc_vs_baseline(results)
     detect = detectability(vs)
-    assert detect.m == 3 and detect.corrected_alpha == pytest.approx(0.05 / 3)
-    sds = vs["sd"].tolist()
-    assert detect.sd == pytest.approx(math.sqrt(sum(s**2 for s in sds) / 3))  # equal n: mean variance
+    assert detect.ranked == ("a", "b")  # the controls are out of the family
+    assert detect.m == 2 and detect.corrected_alpha == pytest.approx(0.05 / 2)
+    sds = vs.set_index("strategy").loc[["a", "b"], "sd"].tolist()
+    assert detect.sd == pytest.approx(math.sqrt(sum(s**2 for s in sds) / 2))  # equal n: mean variance
     assert detect.n_seeds == 5
-    assert detect.mde == pytest.approx(minimal_detectable_effect(detect.sd, 5, 0.05 / 3))
-    assert detect.seeds_for_one_point == seeds_needed(0.01, detect.sd, 0.05 / 3)
+    assert detect.mde == pytest.approx(minimal_detectable_effect(detect.sd, 5, 0.05 / 2))
+    assert detect.seeds_for_one_point == seeds_needed(0.01, detect.sd, 0.05 / 2)
 
 
-def test_mixed_seed_counts_get_one_detectable_effect_per_group():
+def test_arms_with_fewer_seeds_are_exploratory_with_their_own_detectable_effect():
     results = control_results()
-    results = results[~((results.strategy == "confident") & results.seed.isin([3, 4]))]
+    results = results[~((results.strategy == "b") & results.seed.isin([3, 4]))]
     vs = aulc_vs_baseline(results).set_index("strategy")
+    assert vs.loc["b", "role"] == "exploratory" and np.isnan(vs.loc["b", "p_holm"])
     detect = detectability(vs.reset_index())
-    assert detect.n_seeds == 3  # the headline: the weakest group
-    five, three = detect.groups
-    assert (five.n_seeds, three.n_seeds, three.strategies) == (5, 3, ("confident",))
-    five_sds = vs.loc[list(five.strategies), "sd"]
-    assert five.sd == pytest.approx(math.sqrt((five_sds**2).mean()))  # equal n within the group
-    assert five.mde == pytest.approx(minimal_detectable_effect(five.sd, 5, 0.05 / 3))
-    assert three.mde == pytest.approx(minimal_detectable_effect(vs.loc["confident", "sd"], 3, 0.05 / 3))
-    section = summary_markdown(results).split("## Area under")[0]
-    assert f"{len(five.strategies)} with 5 seeds" in section and f"**{100 * five.mde:.2f} points**" in section
-    assert detectability(aulc_vs_baseline(control_results())).groups == ()  # equal seeds: no groups
+    assert (detect.n_seeds, detect.m, detect.ranked) == (5, 1, ("a",))  # the headline: the ranked family
+    (three,) = detect.exploratory
+    assert (three.n_seeds, three.strategies) == (3, ("b",))
+    assert three.mde == pytest.approx(minimal_detectable_effect(vs.loc["b", "sd"], 3, 0.05))  # uncorrected
+    section = summary_markdown(results).split("## Schedule")[0]
+    assert "1 with 3 seeds" in section and f"**{100 * three.mde:.2f} points**" in section
+    assert "Exploratory (fewer paired seeds, kept out of the Holm family and of m): b (3 seeds)" in section
+    assert detectability(aulc_vs_baseline(control_results())).exploratory == ()  # equal seeds: none
 
 
 def test_controls_verdict_in_plain_words():
@@ -120,22 +120,28 @@ def test_controls_verdict_in_plain_words():
     vs = aulc_vs_baseline(results)
     verdicts = {v.name: v for v in control_verdicts(vs)}
     assert verdicts["confident"].separated and verdicts["confident"].as_expected
-    oracle = verdicts["oracle"]
-    assert not oracle.separated
-    sd = vs.set_index("strategy").loc["oracle", "sd"]
-    assert oracle.seeds_needed == seeds_needed(abs(oracle.mean_diff), sd, 0.05 / 3)
+    positive = verdicts["random_foreground_oracle"]
+    assert not positive.separated
+    sd = vs.set_index("strategy").loc["random_foreground_oracle", "sd"]
+    assert positive.seeds_needed == seeds_needed(abs(positive.mean_diff), sd, 0.05)  # tested on its own
     text = summary_markdown(results)
-    section = text[text.index("## What this run can detect") : text.index("## Area under")]
+    section = text[text.index("## What this run can detect") : text.index("## Schedule")]
     detect = detectability(vs)
     assert f"Minimal detectable effect: {100 * detect.mde:.2f} AULC points" in section
     assert f"would need {detect.seeds_for_one_point} seeds" in section
-    assert "0.05 / 3" in section and "Bonferroni" in section
-    oracle_line = next(line for line in section.splitlines() if line.startswith("- **oracle**"))
-    assert "this run cannot rank strategies" in oracle_line
-    assert f"need {oracle.seeds_needed} seeds" in oracle_line
+    assert "0.05 / 2" in section and "Bonferroni" in section
+    # the headline first: the positive control is not separated, so the run cannot rank
+    first = section.split("\n")[2]
+    assert first.startswith(
+        "**This run cannot rank strategies:** the positive control `random_foreground_oracle`"
+    )
+    assert f"need {positive.seeds_needed} seeds" in first
+    assert "can see an effect" not in section
     confident_line = next(line for line in section.splitlines() if line.startswith("- **confident**"))
-    assert "is separated from Random" in confident_line and "cannot rank" not in confident_line
-    # near the top: before the AULC table
+    assert "negative control" in confident_line and "is separated from Random as expected" in confident_line
+    assert "cannot rank" not in confident_line
+    # the controls come before the family and its MDE, and the section before the AULC table
+    assert section.index("- **confident**") < section.index("Minimal detectable effect")
     assert text.index("## What this run can detect") < text.index("## Area under")
 
 
@@ -144,4 +150,6 @@ def test_summary_says_when_there_is_no_random_or_no_control():
     no_random = summary_markdown(results[results.strategy != "random"])
     assert "No `random` strategy in this run" in no_random
     no_control = summary_markdown(results[results.strategy.isin(["random", "a"])])
-    assert "No control (`oracle`, `confident`) in this run" in no_control
+    assert "No positive control in this run: its sensitivity is not shown." in no_control
+    assert "No negative control (`confident`, `empty_first`) in this run." in no_control
+    assert "can see an effect" not in no_control

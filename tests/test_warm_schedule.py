@@ -26,11 +26,15 @@ def test_warm_restart_is_the_cold_schedule_scaled():
     for t in range(50):
         assert lr_factor(config, t, 50, warm=True) == pytest.approx(0.3 * lr_factor(config, t, 50))
     default = TrainConfig(cooldown=0.2)  # the committed behaviour: a warm round restarts at the peak
-    assert [lr_factor(default, t, 50, warm=True) for t in range(50)] == [lr_factor(default, t, 50) for t in range(50)]
+    assert [lr_factor(default, t, 50, warm=True) for t in range(50)] == [
+        lr_factor(default, t, 50) for t in range(50)
+    ]
 
 
 def test_bad_warm_settings_are_one_line():
-    with pytest.raises(ConfigError, match=r"train.warm_schedule = 'cosine' is not one of \('restart', 'linear'\)"):
+    with pytest.raises(
+        ConfigError, match=r"train.warm_schedule = 'cosine' is not one of \('restart', 'linear'\)"
+    ):
         load_config(None, ['train.warm_schedule="cosine"'])
     with pytest.raises(ConfigError, match=r"train.warm_lr_factor must be > 0"):
         load_config(None, ["train.warm_lr_factor=0"])

@@ -9,9 +9,12 @@ import torch
 from torch import nn
 
 from alstrategies.strategy import QueryContext
+from alstrategies.types import slice_positions
 
 HEADS = ("plain", "sbc")
 POOL = 20
+#: Slices per volume of the tiny pool (volume ``v`` holds pool images ``5v .. 5v + 4``, in order).
+VOLUME_SLICES = 5
 LABELED = np.array([1, 4, 7, 11, 12, 18])
 SHAPE = (32, 48)  # non-square, divisible by 16 (the U-Net pools four times)
 NUM_CLASSES = 4
@@ -54,10 +57,14 @@ def tiny_context(
     """A CPU :class:`QueryContext` over ``pool`` (default :func:`tiny_pool`) with ``labeled`` known.
 
     Its ``pool_labels`` are :func:`tiny_labels` of the pool, so that controls that read the
-    labels (the ``oracle``) are checked too.
+    labels (the ``oracle``) are checked too, and its pool holds volumes of
+    :data:`VOLUME_SLICES` consecutive images (``pool_groups``, ``pool_positions``,
+    ``pool_depths``), for strategies that read where a slice lies.
     """
     pool = tiny_pool() if pool is None else pool
     labeled = np.asarray(list(labeled), dtype=np.int64)
+    groups = np.array([f"volume{i // VOLUME_SLICES}" for i in range(pool.shape[0])])
+    positions, depths = slice_positions(groups)
     return QueryContext(
         model=model,
         pool_images=pool,
@@ -66,4 +73,7 @@ def tiny_context(
         num_classes=num_classes,
         batch_size=batch_size,
         pool_labels=tiny_labels(pool, num_classes),
+        pool_groups=groups,
+        pool_positions=positions,
+        pool_depths=depths,
     )

@@ -10,7 +10,9 @@ Layouts (``layout = "auto"`` detects them):
 
 - ``h5`` (SSL4MIS): ``train_slices.list``, ``val.list``, ``test.list`` and ``data/`` with
   ``patientXXX_frameYY_slice_Z.h5`` (keys ``image``, ``label``; H x W) for training slices and
-  ``patientXXX_frameYY.h5`` (D x H x W) for validation/test volumes; no voxel spacing is stored:
+  ``patientXXX_frameYY.h5`` (D x H x W) for validation/test volumes; the list is in no
+  particular order, so each slice's position in its volume comes from its ``Z``
+  (:func:`h5_slice_positions`), never from a sort of the names; no voxel spacing is stored:
   ``spacing = [z, y, x]`` (mm, one value for every volume) gives the evaluation volumes one, so
   that HD95 and surface Dice are in mm; without it they are in pixels.
 - ``raw`` (challenge): ``training/patientXXX/patientXXX_frameYY.nii.gz`` with
@@ -99,13 +101,38 @@ def _read_list(path: Path) -> list[str]:
     return [line.strip() for line in path.read_text().splitlines() if line.strip()]
 
 
-Loaded = tuple[list[np.ndarray], list[np.ndarray], list[str], list[Volume]]
+#: Pool slices, labels, volume names, (slice positions, volume depths) or None, evaluation volumes.
+Loaded = tuple[
+    list[np.ndarray], list[np.ndarray], list[str], tuple[np.ndarray, np.ndarray] | None, list[Volume]
+]
 Spacing = tuple[float, float, float]
+_SLICE_INDEX = re.compile(r"_slice_(\d+)$")
+
+
+def h5_slice_positions(names: list[str], groups: list[str]) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(positions, depths)`` from the ``_slice_Z`` of the h5 copy's slice names.
+
+    ``train_slices.list`` lists the slices in no particular order, and a lexical sort would put
+    ``slice_10`` before ``slice_2``: the position is the number ``Z`` itself, less the smallest
+    ``Z`` of the whole list (copies number from 0 or, like the SSL4MIS copy shipped with
+    3DCardiac, from 1); a volume's depth is its largest position + 1. ``None`` when a name has
+    no ``_slice_Z`` (the pool order is then taken as the slicing order).
+    """
+    matches = [_SLICE_INDEX.search(name) for name in names]
+    if not names or any(match is None for match in matches):
+        return None
+    z = np.array([int(match.group(1)) for match in matches if match is not None], dtype=np.int64)
+    positions = z - z.min()
+    _, inverse = np.unique(np.asarray(groups), return_inverse=True)
+    depth = np.zeros(inverse.max() + 1, dtype=np.int64)
+    np.maximum.at(depth, inverse, positions + 1)
+    return positions, depth[inverse]
 
 
 def _load_h5(root: Path, image_size: int, evaluation: str, spacing: Spacing | None = None) -> Loaded:
     images, labels, groups = [], [], []
-    for name in bar(_read_list(root / "train_slices.list"), desc="ACDC training slices", unit="slice"):
+    names = _read_list(root / "train_slices.list")
+    for name in bar(names, desc="ACDC training slices", unit="slice"):
         image, label = _read_h5(root / "data" / f"{name}.h5")
         images.append(_zoom_slices(image[None], image_size, 1)[0])
         labels.append(_zoom_slices(label[None], image_size, 0)[0])
@@ -116,7 +143,7 @@ def _load_h5(root: Path, image_size: int, evaluation: str, spacing: Spacing | No
     ):
         image, label = _read_h5(root / "data" / f"{name}.h5")
         volumes.append(Volume(name, _zoom_slices(image, image_size, 1), label, spacing))
-    return images, labels, groups, volumes
+    return images, labels, groups, h5_slice_positions(names, groups), volumes
 
 
 def _raw_cases(root: Path) -> list[tuple[str, Path, Path]]:
@@ -135,6 +162,7 @@ def _load_raw(root: Path, image_size: int, evaluation: str, spacing: Spacing | N
     held_out = set(TEST_PATIENTS if evaluation == "test" else VAL_PATIENTS)
     excluded = set(VAL_PATIENTS) | set(TEST_PATIENTS)
     images, labels, groups, volumes = [], [], [], []
+    positions: list[np.ndarray] = []
     for name, image_path, label_path in bar(_raw_cases(root), desc="ACDC volumes", unit="volume"):
         number = _patient_number(name)
         if number not in held_out and number in excluded:
@@ -150,7 +178,10 @@ def _load_raw(root: Path, image_size: int, evaluation: str, spacing: Spacing | N
         images.extend(_zoom_slices(image, image_size, 1))
         labels.extend(_zoom_slices(label, image_size, 0))
         groups.extend([name] * image.shape[0])
-    return images, labels, groups, volumes
+        positions.append(np.arange(image.shape[0], dtype=np.int64))
+    depths = [np.full(p.size, p.size, dtype=np.int64) for p in positions]
+    slices = (np.concatenate(positions), np.concatenate(depths)) if positions else None
+    return images, labels, groups, slices, volumes
 
 
 def load_acdc(
@@ -182,9 +213,10 @@ def load_acdc(
             "spacing (drop data.spacing)"
         )
     reader = _load_h5 if found == "h5" else _load_raw
-    images, labels, groups, volumes = reader(path, image_size, evaluation, voxel)
+    images, labels, groups, slices, volumes = reader(path, image_size, evaluation, voxel)
     if not images:
         raise DatasetError(f"{path}: no training slices found")
+    positions, depths = slices if slices is not None else (None, None)
     return SegmentationData(
         name="acdc",
         class_names=list(CLASS_NAMES),
@@ -193,4 +225,6 @@ def load_acdc(
         pool_groups=np.asarray(groups),
         test_volumes=volumes,
         info={"root": str(path), "layout": found, "evaluation": evaluation, "spacing": str(voxel)},
+        pool_positions=positions,
+        pool_depths=depths,
     )

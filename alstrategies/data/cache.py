@@ -1,7 +1,8 @@
 """On-disk cache of decoded, resampled datasets: decode volumes once, start later runs in seconds.
 
 A cache entry is a folder ``<cache_dir>/<name>-<key>-<files>/`` holding ``pool_images.npy`` and
-``pool_labels.npy`` (memory-mappable), ``volumes.npz`` (test volumes), ``meta.json`` and
+``pool_labels.npy`` (memory-mappable), ``volumes.npz`` (test volumes), ``meta.json`` (names,
+classes, each pool slice's volume, slice position and volume depth, spacings) and
 ``files.json``. The key hashes the dataset name, every loader option (the root as an absolute
 path) and :data:`CACHE_VERSION`, so a change of resolution or split makes a new entry; ``files``
 hashes the sorted list of the files under the root (relative path, size, modification time), so
@@ -27,7 +28,9 @@ from alstrategies.atomic import respect_umask
 from alstrategies.errors import DatasetError
 from alstrategies.types import SegmentationData, Volume
 
-CACHE_VERSION = 3  # 2: file listing in the key, NIfTI reorientation, slice axis 'auto'; 3: zoom edges
+#: 2: file listing in the key, NIfTI reorientation, slice axis 'auto'; 3: zoom edges; 4: slice
+#: positions and volume depths in meta.json (ACDC's h5 order is not the slicing order).
+CACHE_VERSION = 4
 CACHE_ENVIRONMENT_VARIABLE = "ALSTRATEGIES_CACHE"
 
 
@@ -128,6 +131,8 @@ def save(data: SegmentationData, path: Path, listing: list[FileRecord] | None = 
             "name": data.name,
             "class_names": data.class_names,
             "pool_groups": [str(g) for g in data.pool_groups],
+            "pool_positions": np.asarray(data.pool_positions).tolist(),
+            "pool_depths": np.asarray(data.pool_depths).tolist(),
             "volumes": [{"name": v.name, "spacing": v.spacing} for v in data.test_volumes],
             "info": {k: v for k, v in data.info.items() if isinstance(v, (str, int, float, bool))},
         }
@@ -175,6 +180,8 @@ def _read(path: Path) -> SegmentationData:
         pool_groups=np.asarray(meta["pool_groups"]),
         test_volumes=volumes,
         info={**meta["info"], "cache": str(path)},
+        pool_positions=np.asarray(meta["pool_positions"], dtype=np.int64),
+        pool_depths=np.asarray(meta["pool_depths"], dtype=np.int64),
     )
 
 

@@ -197,13 +197,14 @@ def case_volumes_data(
     """The :class:`SegmentationData` of case volumes read by ``read``.
 
     The pool is the slices of the ``train`` cases kept by :func:`keep_slices` (one generator
-    seeded by ``seed`` over the cases in order), zoomed to ``image_size`` and grouped by case;
+    seeded by ``seed`` over the cases in order), zoomed to ``image_size`` and grouped by case,
+    with each slice's index in its case volume and the volume's depth (before subsampling);
     the ``held_out`` cases become evaluation volumes with every slice zoomed and the labels at
     their original resolution. ``progress`` prefixes the progress bars ("<progress> training
     cases", "<progress> <held_out_kind> cases"). An empty pool is an error naming ``root``.
     """
     prefix = f"{progress} " if progress else ""
-    pool_images, pool_labels, groups = [], [], []
+    pool_images, pool_labels, groups, positions, depths = [], [], [], [], []
     rng = np.random.default_rng(seed)
     for case in bar(train, desc=f"{prefix}training cases", unit="case"):
         image, label, _ = read(case)
@@ -211,6 +212,8 @@ def case_volumes_data(
         pool_images.append(zoom_slices(image[keep], image_size, 1))
         pool_labels.append(zoom_slices(label[keep], image_size, 0))
         groups.extend([case] * keep.size)
+        positions.append(keep)
+        depths.append(np.full(keep.size, label.shape[0], dtype=np.int64))
         del image, label  # CT volumes are large: free one before reading the next
     volumes = []
     for case in bar(held_out, desc=f"{prefix}{held_out_kind} cases", unit="case"):
@@ -226,6 +229,8 @@ def case_volumes_data(
         pool_groups=np.asarray(groups),
         test_volumes=volumes,
         info=info,
+        pool_positions=np.concatenate(positions).astype(np.int64),
+        pool_depths=np.concatenate(depths),
     )
 
 

@@ -1,11 +1,16 @@
-"""Differences to a baseline strategy (Random), paired by seed, with 95 % bootstrap intervals.
+"""Differences to a baseline strategy (Random), paired by seed, with t-based and bootstrap intervals.
 
 * **Paired difference**: for a strategy ``s`` and a seed, ``value(s, seed) - value(baseline,
   seed)``; seeds only one of the two has are dropped.
+* **t interval** of the mean difference (:func:`t_mean_ci`): ``mean +- t_{1 - (1 - c) / 2, n - 1}
+  s / sqrt(n)`` (``s`` the sample std, ddof 1), the interval of the paired t-test; it contains 0
+  exactly when the two-sided paired t-test's p is at least ``1 - c``.
 * **Bootstrap interval** of the mean difference: percentile bootstrap
   (``scipy.stats.bootstrap``, ``method="percentile"``, 9999 resamples of the seed-wise
   differences with replacement, a generator seeded with :data:`BOOTSTRAP_SEED`, so the report is
-  deterministic). One difference has no interval (NaN); equal differences give a zero-width one.
+  deterministic). With 5 seeds it is too narrow alone (it ignores the heavy tails of the t
+  distribution at small n), so both intervals are reported and only the test separates.
+* One difference has no interval (NaN); equal differences give a zero-width one.
 """
 
 from __future__ import annotations
@@ -17,7 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from alstrategies.report.statistics import common_budgets, holm, paired_test, per_seed_aulc
+from alstrategies.report.detectability import assign_roles
+from alstrategies.report.statistics import BASELINE, common_budgets, paired_test, per_seed_aulc
 
 __all__ = [
     "BASELINE",
@@ -27,14 +33,15 @@ __all__ = [
     "bootstrap_mean_ci",
     "budget_differences",
     "difference_bands",
+    "t_mean_ci",
 ]
 
-#: The strategy every other one is compared with.
-BASELINE = "random"
 #: Seed of the bootstrap's generator.
 BOOTSTRAP_SEED = 0
 #: Resamples per interval.
 N_RESAMPLES = 9999
+#: The columns of :func:`difference_bands` after ``strategy`` and ``budget``.
+BAND_COLUMNS = ("mean_diff", "ci_low", "ci_high", "t_low", "t_high", "p_raw", "n_seeds")
 
 
 def bootstrap_mean_ci(
@@ -65,6 +72,36 @@ def bootstrap_mean_ci(
         )
     interval = result.confidence_interval
     return mean, float(interval.low), float(interval.high)
+
+
+def t_mean_ci(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> tuple[float, float]:
+    """``(low, high)``: the t-based interval ``mean +- t_{(1 + confidence) / 2, n - 1} sd / sqrt(n)``
+    of the mean of the finite ``values``; NaN for fewer than 2 values."""
+    x = np.asarray(values, dtype=float)
+    x = x[np.isfinite(x)]
+    if x.size < 2:
+        return float("nan"), float("nan")
+    mean = float(x.mean())
+    half = float(stats.t.ppf((1 + confidence) / 2, x.size - 1)) * float(x.std(ddof=1)) / np.sqrt(x.size)
+    return mean - half, mean + half
+
+
+def _summary(d: np.ndarray, confidence: float) -> dict[str, float | int]:
+    """The mean, both intervals, n, sd and the paired t-test's p of seed-wise differences ``d``."""
+    mean, low, high = bootstrap_mean_ci(d, confidence)
+    t_low, t_high = t_mean_ci(d, confidence)
+    _, p = paired_test(d, np.zeros_like(d))
+    sd = float(d.std(ddof=1)) if len(d) > 1 else np.nan
+    return {
+        "mean_diff": mean,
+        "ci_low": low,
+        "ci_high": high,
+        "t_low": t_low,
+        "t_high": t_high,
+        "n_seeds": len(d),
+        "sd": sd,
+        "p_raw": p,
+    }
 
 
 def _paired(wide: pd.DataFrame, baseline: str) -> dict[str, pd.Series]:
@@ -98,22 +135,14 @@ def difference_bands(
     results: pd.DataFrame, baseline: str = BASELINE, metric: str = "dice", confidence: float = 0.95
 ) -> pd.DataFrame:
     """Per strategy (not the baseline) and AL budget: ``mean_diff`` (mean over seeds of the
-    seed-wise difference to ``baseline``), ``ci_low``, ``ci_high`` (bootstrap) and ``n_seeds``."""
+    seed-wise difference to ``baseline``), bootstrap ``ci_low`` / ``ci_high``, t-based ``t_low`` /
+    ``t_high``, the paired t-test's ``p_raw`` (uncorrected) and ``n_seeds``."""
     rows = []
     differences = budget_differences(results, baseline, metric)
     for (strategy, budget), group in differences.groupby(["strategy", "budget"], sort=False):
-        mean, low, high = bootstrap_mean_ci(group["difference"].to_numpy(dtype=float), confidence)
-        rows.append(
-            {
-                "strategy": strategy,
-                "budget": float(budget),
-                "mean_diff": mean,
-                "ci_low": low,
-                "ci_high": high,
-                "n_seeds": len(group),
-            }
-        )
-    frame = pd.DataFrame(rows, columns=["strategy", "budget", "mean_diff", "ci_low", "ci_high", "n_seeds"])
+        summary = _summary(group["difference"].to_numpy(dtype=float), confidence)
+        rows.append({"strategy": strategy, "budget": float(budget), **{k: summary[k] for k in BAND_COLUMNS}})
+    frame = pd.DataFrame(rows, columns=["strategy", "budget", *BAND_COLUMNS]).astype({"p_raw": float})
     return frame.sort_values(["strategy", "budget"], kind="stable", key=_order_key(results)).reset_index(
         drop=True
     )
@@ -147,29 +176,14 @@ def aulc_vs_baseline(
     confidence: float = 0.95,
     alpha: float = 0.05,
 ) -> pd.DataFrame:
-    """Per strategy (not the baseline): ``mean_diff``, bootstrap ``ci_low`` / ``ci_high`` of the
-    AULC difference to ``baseline``, ``n_seeds``, ``sd`` (ddof 1) of the seed-wise differences,
-    the paired t-test's ``p_raw``, ``p_holm`` (Holm over the comparisons to the baseline) and
-    ``separated`` (``p_holm < alpha`` and the interval excludes 0)."""
+    """Per strategy (not the baseline): its ``role``, ``mean_diff``, bootstrap ``ci_low`` /
+    ``ci_high`` and t-based ``t_low`` / ``t_high`` of the AULC difference to ``baseline``,
+    ``n_seeds``, ``sd`` (ddof 1) of the seed-wise differences, the paired t-test's ``p_raw``,
+    ``p_holm`` (Holm over the ranked strategies only, NaN for the others) and ``separated``
+    (:func:`alstrategies.report.detectability.assign_roles`)."""
     rows = []
     for strategy, group in aulc_differences(results, baseline, metric).groupby("strategy", sort=False):
-        d = group["difference"].to_numpy(dtype=float)
-        mean, low, high = bootstrap_mean_ci(d, confidence)
-        _, p = paired_test(d, np.zeros_like(d))
-        rows.append(
-            {
-                "strategy": strategy,
-                "mean_diff": mean,
-                "ci_low": low,
-                "ci_high": high,
-                "n_seeds": len(d),
-                "sd": float(d.std(ddof=1)) if len(d) > 1 else np.nan,
-                "p_raw": p,
-            }
-        )
-    columns = ["strategy", "mean_diff", "ci_low", "ci_high", "n_seeds", "sd", "p_raw"]
+        rows.append({"strategy": strategy, **_summary(group["difference"].to_numpy(dtype=float), confidence)})
+    columns = ["strategy", "mean_diff", "ci_low", "ci_high", "t_low", "t_high", "n_seeds", "sd", "p_raw"]
     frame = pd.DataFrame(rows, columns=columns).astype({"n_seeds": int, "p_raw": float, "sd": float})
-    frame["p_holm"] = holm(frame["p_raw"].to_numpy(dtype=float))
-    excludes_zero = (frame["ci_low"] > 0) | (frame["ci_high"] < 0)
-    frame["separated"] = (frame["p_holm"] < alpha) & excludes_zero
-    return frame
+    return assign_roles(frame, alpha)

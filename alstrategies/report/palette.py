@@ -3,9 +3,9 @@
 A strategy keeps its colour whichever other strategies a run holds: the colour is a function of
 the name alone. The built-in strategies have a fixed table of colour-blind-friendly colours
 (Okabe & Ito 2008, then Paul Tol's muted and high-contrast palettes), Random in a neutral grey;
-the controls (``oracle``, ``confident``, ``random_foreground``, ``random_foreground_oracle``) are
-drawn dashed. Any other name hashes (SHA-256, not Python's salted ``hash``) to a stable colour of
-the same palettes and a marker.
+the controls (``oracle``, ``confident``, ``empty_first``, ``random_foreground``,
+``random_foreground_oracle``) are drawn dashed. Any other name hashes (SHA-256, not Python's
+salted ``hash``) to a stable colour of the same palettes and a marker.
 
 ``CLASS_COLORS`` is the colour of each foreground class in segmentation overlays (class 1, 2, ...
 in Okabe–Ito order: RV orange, MYO sky blue, LV bluish green on ACDC); background is transparent.
@@ -59,7 +59,9 @@ TOL_MUTED = {
 CLASS_COLORS: tuple[str, ...] = tuple(color for name, color in OKABE_ITO.items() if name != "black")
 
 #: The strategies drawn dashed: sanity controls, not query strategies to rank.
-CONTROL_STRATEGIES = frozenset({"oracle", "confident", "random_foreground", "random_foreground_oracle"})
+CONTROL_STRATEGIES = frozenset(
+    {"oracle", "confident", "empty_first", "random_foreground", "random_foreground_oracle"}
+)
 
 #: Fixed colours of the built-in strategies (pairwise distinct).
 STRATEGY_COLORS: dict[str, str] = {

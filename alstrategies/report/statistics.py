@@ -31,6 +31,7 @@ import pandas as pd
 from scipy import stats
 
 __all__ = [
+    "BASELINE",
     "TESTS",
     "PAIRINGS",
     "budget_to_reach",
@@ -44,6 +45,8 @@ __all__ = [
     "win_tie_loss",
 ]
 
+#: The strategy every other one is compared with (re-exported by :mod:`alstrategies.report.bootstrap`).
+BASELINE = "random"
 TestName = Literal["ttest", "wilcoxon"]
 #: The paired tests :func:`paired_test` knows.
 TESTS = ("ttest", "wilcoxon")

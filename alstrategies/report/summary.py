@@ -10,12 +10,19 @@ import pandas as pd
 
 from alstrategies.errors import ConfigError
 from alstrategies.metrics import column_label
+from alstrategies.report.batch_diagnostics import batch_diagnostics_markdown
 from alstrategies.report.detectability import detection_markdown
 from alstrategies.report.io import atomic_write_text
-from alstrategies.report.run_statistics import RunStatistics, run_statistics, write_statistics_files
+from alstrategies.report.run_statistics import (
+    RunStatistics,
+    baseline_markdown,
+    run_statistics,
+    write_statistics_files,
+)
 from alstrategies.report.schedule import schedule_check, schedule_markdown
 from alstrategies.report.score_error import mean_rho_table
 from alstrategies.report.statistics import (
+    BASELINE,
     PAIRINGS,
     TESTS,
     budget_to_reach,
@@ -115,13 +122,16 @@ def summary_markdown(
     name = column_label(metric)
     if statistics is None:
         statistics = run_statistics(results, metric, alpha, run_dir)
-    n_pairs = len(strategies) * (len(strategies) - 1) // 2
+    family = statistics.family or strategies
+    n_pairs = len(family) * (len(family) - 1) // 2
     lines = [
         f"# Summary of the learning curves ({name})",
         "",
         f"Strategies: {len(strategies)}; {seed_text(seeds)}; AL budgets used: {span}. Values in percent.",
         "",
-        *detection_markdown(statistics.detect, statistics.verdicts, n_pairs, statistics.has_baseline),
+        *detection_markdown(
+            statistics.detect, statistics.verdicts, n_pairs, statistics.has_baseline, statistics.vs_baseline
+        ),
         "",
         *schedule_markdown(schedule_check(results, run_dir)),
         "",
@@ -159,8 +169,8 @@ def summary_markdown(
 
     values = pairing_values(results, metric, pairing)
     units = ["seed"] if pairing == "seed" else ["seed", "budget"]
-    pairs = pairwise_tests(values, test=test, alpha=alpha, strategies=strategies, unit=units)
-    matrix = win_tie_loss(pairs, strategies)
+    pairs = pairwise_tests(values, test=test, alpha=alpha, strategies=family, unit=units)
+    matrix = win_tie_loss(pairs, family)
     test_name = {
         "ttest": "paired t-test (scipy.stats.ttest_rel)",
         "wilcoxon": "Wilcoxon signed-rank test (scipy.stats.wilcoxon, zero differences dropped)",
@@ -176,8 +186,9 @@ def summary_markdown(
         "",
         "## Pairwise comparison",
         "",
-        f"Two-sided {test_name}; {unit_text}. Holm's step-down correction over all {tested} tested "
-        f"pairs (adjusted p_(i) = max_(j<=i) min(1, (m - j + 1) p_(j)), p sorted ascending, m = {tested}); "
+        f"{_family_text(strategies, family)} Two-sided {test_name}; {unit_text}. Holm's step-down "
+        f"correction over all {tested} tested pairs of these strategies (adjusted p_(i) = max_(j<=i) "
+        f"min(1, (m - j + 1) p_(j)), p sorted ascending, m = {tested}); "
         f"alpha = {alpha}. A pair is a win (W) for the strategy with the better mean when its "
         "Holm-adjusted p-value is below alpha, otherwise a tie (T); – marks pairs with fewer than 2 "
         "paired values. Read the matrix by rows: the row strategy against the column strategy.",
@@ -190,8 +201,8 @@ def summary_markdown(
             f"2 / 2^{n_paired} = {2 / 2**n_paired:.4f}, so no pair can be significant at alpha = {alpha} "
             "before (let alone after) the Holm correction.",
         ]
-    lines += ["", "| | " + " | ".join(strategies) + " | W | T | L |", "|---" * (len(strategies) + 4) + "|"]
-    for name_row in strategies:
+    lines += ["", "| | " + " | ".join(family) + " | W | T | L |", "|---" * (len(family) + 4) + "|"]
+    for name_row in family:
         cells = matrix.loc[name_row].tolist()
         counts = [cells.count(mark) for mark in ("W", "T", "L")]
         lines.append(f"| {name_row} | " + " | ".join(cells) + " | " + " | ".join(map(str, counts)) + " |")
@@ -211,9 +222,28 @@ def summary_markdown(
             f"{_p(row.p_holm)} | {result} |"
         )
     lines += _penalty_lines(statistics, name)
-    lines += _baseline_lines(statistics, name)
+    lines += baseline_markdown(statistics, name)
     lines += _score_error_lines(statistics)
+    diagnostics = batch_diagnostics_markdown(run_dir)
+    if diagnostics:
+        lines += ["", *diagnostics]
     return "\n".join(lines) + "\n"
+
+
+def _family_text(strategies: list[str], family: list[str]) -> str:
+    """Which strategies the pairwise comparisons cover."""
+    left = [s for s in strategies if s not in family]
+    if not left:
+        return f"Strategies compared: all {len(family)}."
+    if BASELINE not in family:
+        return (
+            f"Strategies compared: the {len(family)} ranked strategies; the {len(left)} controls, "
+            "diagnostics and exploratory arms are left out."
+        )
+    return (
+        f"Strategies compared: Random and the ranked strategies ({len(family)}); the {len(left)} controls, "
+        "diagnostics and exploratory arms are compared with Random only (*Difference to Random*)."
+    )
 
 
 def _penalty_lines(statistics: RunStatistics, name: str) -> list[str]:
@@ -224,9 +254,9 @@ def _penalty_lines(statistics: RunStatistics, name: str) -> list[str]:
         "",
         f"At each of the {statistics.n_penalty_budgets} AL budgets after round 0 (round 0 is one model "
         f"shared by every strategy; the 100% model is left out): a two-sided paired t-test across seeds "
-        f"on the {name} for every pair of strategies, Holm's correction within the budget over its "
-        f"tested pairs, alpha = {statistics.alpha}; a significant pair is a win for the better mean. "
-        "Entry (row, column) = share of the budgets where the row strategy beats the column strategy. "
+        f"on the {name} for every pair of the strategies compared above, Holm's correction within the "
+        f"budget over its tested pairs, alpha = {statistics.alpha}; a significant pair is a win for the "
+        "better mean. Entry (row, column) = share of the budgets where the row strategy beats the column strategy. "
         "The last column is the row's mean share of wins, the last row the column's mean share of "
         "losses (over the other strategies). Figure: `penalty_matrix.png`; numbers: `penalty_matrix.csv`.",
         "",
@@ -239,35 +269,6 @@ def _penalty_lines(statistics: RunStatistics, name: str) -> list[str]:
         lines.append(f"| {row_name} | " + " | ".join(cells) + f" | {row.sum() / others:.2f} |")
     losses = matrix.sum(axis=0) / others
     lines.append("| mean loss | " + " | ".join(f"{v:.2f}" for v in losses) + " | |")
-    return lines
-
-
-def _baseline_lines(statistics: RunStatistics, name: str) -> list[str]:
-    if not statistics.has_baseline or statistics.vs_baseline.empty:
-        return []
-    detect = statistics.detect
-    corrected = f"{detect.corrected_alpha:.4g}" if detect is not None else "–"
-    lines = [
-        "",
-        "## Difference to Random",
-        "",
-        f"Per strategy and seed: the normalised AULC of {name} minus Random's on the same seed; mean over "
-        "seeds with a percentile-bootstrap 95% interval (scipy.stats.bootstrap, 9999 resamples of the "
-        "seed-wise differences, seeded: deterministic). p: two-sided paired t-test, Holm over the "
-        f"{len(statistics.vs_baseline)} comparisons to Random. Separated: Holm p < {statistics.alpha} and "
-        f"the interval excludes 0. MDE: the difference this strategy's own paired spread detects with 80% "
-        f"power at alpha = {corrected}. Per budget: `difference_to_random.png` (bands: bootstrap 95%); "
-        "numbers in `aulc_vs_random.csv` and `difference_to_random.csv` (percentage points).",
-        "",
-        "| Strategy | mean diff (pp) | 95% CI (pp) | seeds | sd (pp) | p raw | p Holm | separated | MDE (pp) |",
-        "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for row in statistics.vs_baseline.itertuples(index=False):
-        lines.append(
-            f"| {row.strategy} | {_percent(row.mean_diff)} | [{_percent(row.ci_low)}, {_percent(row.ci_high)}] "
-            f"| {row.n_seeds} | {_percent(row.sd)} | {_p(row.p_raw)} | {_p(row.p_holm)} | "
-            f"{'yes' if row.separated else 'no'} | {_percent(row.mde)} |"
-        )
     return lines
 
 

@@ -11,6 +11,7 @@ import pandas as pd
 
 from alstrategies.errors import ConfigError, RecordError
 from alstrategies.metrics import METRICS, Metric, get_metric
+from alstrategies.report.batch_diagnostics import write_batch_diagnostics
 from alstrategies.report.curves import plot_learning_curves
 from alstrategies.report.io import atomic_write_text, write_csv
 from alstrategies.report.qualitative import write_qualitative_figures
@@ -206,12 +207,12 @@ def write_report(
 
     Files: ``<metric>_table.{md,tex,csv}`` for every registered metric with values in ``results``
     (``dice_table``, ``hd95_table``, ``surface_dice_table`` when computed, ...),
-    ``learning_curves.{png,pdf}``, ``summary.md`` and, from ``out_dir/snapshots``,
-    ``qualitative.png`` and ``sbcal_outputs.png``. ``class_names`` default to the ``dice_<class>``
+    ``learning_curves.{png,pdf}``, ``summary.md``, ``batch_diagnostics.csv`` (when the run folder
+    has ``pool.csv``) and, from ``out_dir/snapshots``, ``qualitative.png`` and ``sbcal_outputs.png``. ``class_names`` default to the ``dice_<class>``
     columns. ``test``, ``alpha`` and ``pairing`` configure the pairwise tests of ``summary.md``;
     ``budget`` (default: the middle AL budget), ``seed`` and ``max_slices`` the qualitative
     figures; ``run_dir`` (default ``out_dir``) holds the round records that the score-error
-    correlation reads. With ``reference`` (a CSV of published values, see :mod:`alstrategies.report.reference`)
+    correlation and the batch diagnostics read. With ``reference`` (a CSV of published values, see :mod:`alstrategies.report.reference`)
     also ``reference_comparison.{md,tex,csv}``, its rows labelled ``reference_source``. Skipped
     figures are listed in the returned list's ``notes`` and logged."""
     if results.empty:
@@ -238,6 +239,7 @@ def write_report(
     written += write_summary_files(
         results, out_dir / "summary.md", test=test, alpha=alpha, pairing=pairing, run_dir=run_dir
     )
+    written += write_batch_diagnostics(out_dir if run_dir is None else run_dir, out_dir)
     if reference is not None:
         written += write_reference_comparison(results, reference, out_dir, source=reference_source)
     figures, notes = write_qualitative_figures(

@@ -44,6 +44,8 @@ FIELDS = ["size", "curve", "iterations", "dice", "hd95", "train_seconds", "label
 CURVES = ("round0 cold", "full cold", "full warm")
 #: Round-0 iterations of the committed warm curves (``--warm-from``), per (size, decay).
 WARM_FROM = {("48", "step"): 1000, ("64", "step"): 1000, ("64", "poly"): 500}
+#: ``--warm-from``'s default, for the curves :data:`WARM_FROM` does not list.
+DEFAULT_WARM_FROM = 1000
 
 
 @dataclass
@@ -160,10 +162,20 @@ def write_rows(path: Path, rows: list[dict]) -> None:
 CHOSEN = {("64", "step"): {"round 0: 500": 500, "100 %: 500 + 400": 900}}
 
 
-def plot(out: Path, marks: dict[tuple[str, str], dict[str, float]] | None = None) -> Path:
-    """``calibration.png``: Dice against iterations, one panel per (size, decay), the paper's
-    levels dotted, ``marks`` (default :data:`CHOSEN`) as grey verticals. The warm curve is
-    drawn against the iterations since the cold start (round 0's included)."""
+#: The paper's Table 1 levels drawn on ACDC's panels: (label, Dice %, colour).
+ACDC_LEVELS = (("paper 6.67 % (66.11)", 66.11, "#0072B2"), ("paper 100 % (91.37)", 91.37, "#D55E00"))
+
+
+def plot(
+    out: Path,
+    marks: dict[tuple[str, str], dict[str, float]] | None = None,
+    levels: Sequence[tuple[str, float, str]] = ACDC_LEVELS,
+    title: str = "ACDC on the CPU: test Dice against training iterations (width-8 SBCNet; seed 0 unless stated)",
+) -> Path:
+    """``calibration.png``: Dice against iterations, one panel per (size, decay), reference
+    ``levels`` dotted (the paper's, for ACDC), ``marks`` (default :data:`CHOSEN`) as grey
+    verticals. The warm curve is drawn against the iterations since the cold start (round 0's
+    included)."""
     marks = CHOSEN if marks is None else marks
     import matplotlib
 
@@ -187,7 +199,7 @@ def plot(out: Path, marks: dict[tuple[str, str], dict[str, float]] | None = None
         rows = read_rows(path)
         _, size, schedule = path.stem.split("_")
         for curve in CURVES:
-            offset = WARM_FROM.get((size, schedule), 0) if curve == "full warm" else 0
+            offset = WARM_FROM.get((size, schedule), DEFAULT_WARM_FROM) if curve == "full warm" else 0
             points = [
                 (offset + int(r["iterations"]), 100 * float(r["dice"])) for r in rows if r["curve"] == curve
             ]
@@ -202,8 +214,8 @@ def plot(out: Path, marks: dict[tuple[str, str], dict[str, float]] | None = None
                 if r["curve"] == "round0 cold"
             ]
             axis.plot(*zip(*base), "--", color="0.55", linewidth=1, label="6.67 %, cold, step decay")
-        axis.axhline(66.11, color="#0072B2", linestyle=":", linewidth=1, label="paper 6.67 % (66.11)")
-        axis.axhline(91.37, color="#D55E00", linestyle=":", linewidth=1, label="paper 100 % (91.37)")
+        for label, level, colour in levels:
+            axis.axhline(level, color=colour, linestyle=":", linewidth=1, label=label)
         for label, x in marks.get((size, schedule), {}).items():
             axis.axvline(x, color="0.6", linewidth=0.8)
             axis.annotate(label, (x, 22), rotation=90, fontsize=7, color="0.4", ha="right")
@@ -218,9 +230,7 @@ def plot(out: Path, marks: dict[tuple[str, str], dict[str, float]] | None = None
     axes[0][0].set_ylabel("test Dice (%), 3D at the original size")
     for axis in (axes[0][0], axes[0][-1]):
         axis.legend(loc="lower right", fontsize=7)
-    fig.suptitle(
-        "ACDC on the CPU: test Dice against training iterations (width-8 SBCNet; seed 0 unless stated)"
-    )
+    fig.suptitle(title)
     fig.tight_layout()
     target = out / "calibration.png"
     fig.savefig(target, dpi=130)
@@ -276,13 +286,20 @@ def _plot_cooldown(axis, path: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", default="", help="the ACDC folder (default: $ALSTRATEGIES_ACDC_ROOT)")
+    parser.add_argument(
+        "--preset", type=Path, default=PRESET, help="the run's config (default acdc_cpu.toml)"
+    )
+    parser.add_argument(
+        "--data", default="", help="the data folder (default: the preset's, e.g. $ALSTRATEGIES_ACDC_ROOT)"
+    )
     parser.add_argument("--size", type=int, default=48, help="working image size (default 48)")
     parser.add_argument("--out", type=Path, default=Path("results/acdc_calibration"))
     parser.add_argument("--round0", type=int, nargs="+", default=[100, 200, 300, 500, 750, 1000, 1500, 2000])
     parser.add_argument("--full", type=int, nargs="+", default=[250, 500, 1000, 1500, 2000])
     parser.add_argument("--warm", type=int, nargs="+", default=[100, 200, 400, 800, 1200])
-    parser.add_argument("--warm-from", type=int, default=1000, help="round-0 iterations of the warm start")
+    parser.add_argument(
+        "--warm-from", type=int, default=DEFAULT_WARM_FROM, help="round-0 iterations of the warm start"
+    )
     parser.add_argument(
         "--schedule",
         choices=("step", "poly"),
@@ -302,7 +319,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--plot", action="store_true", help="only draw calibration.png from the CSVs")
     args = parser.parse_args(argv)
     if args.plot:
-        print(plot(args.out))
+        name = load_config(args.preset, [])["data"]["name"] if args.preset != PRESET else "acdc"
+        if name == "acdc":
+            print(plot(args.out))
+        else:
+            title = f"{args.preset.stem} on the CPU: test Dice against training iterations (seed 0)"
+            print(plot(args.out, marks={}, levels=(), title=title))
         return
     if args.chains:
         print(write_chains(args.chains, args.out))
@@ -312,7 +334,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     overrides = [f"data.image_size={args.size}"] + ([f'data.root="{args.data}"'] if args.data else [])
     args.out.mkdir(parents=True, exist_ok=True)
     overrides.append(f'train.lr_schedule="{args.schedule}"')
-    config = load_config(PRESET, overrides)
+    config = load_config(args.preset, overrides)
     path = args.out / f"calibration_{args.size}_{args.schedule}.csv"
     done = {row["curve"] for row in read_rows(path)} | (set(CURVES) - set(args.curves))
     checkpoints = {"round0 cold": args.round0, "full cold": args.full, "full warm": args.warm}

@@ -203,7 +203,9 @@ def summarise(frame: pd.DataFrame) -> pd.DataFrame:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--preset", type=Path, default=PRESET, help="the run's config (default acdc_cpu.toml)")
+    parser.add_argument(
+        "--preset", type=Path, default=PRESET, help="the run's config (default acdc_cpu.toml)"
+    )
     parser.add_argument("--set", dest="overrides", action="append", default=[], help="a config override")
     parser.add_argument("--data", default="", help="the ACDC folder (default $ALSTRATEGIES_ACDC_ROOT)")
     parser.add_argument("--out", type=Path, default=Path("results/acdc_calibration"))

@@ -100,6 +100,8 @@ def _build(
         pool_groups=_readonly(groups),
         test_volumes=volumes,
         info=info,
+        pool_positions=_readonly(np.tile(np.arange(depth, dtype=np.int64), train_patients)),
+        pool_depths=_readonly(np.full(train_patients * depth, depth, dtype=np.int64)),
     )
 
 
@@ -117,6 +119,8 @@ def _copy_data(d: SegmentationData) -> SegmentationData:
         pool_groups=d.pool_groups.copy(),
         test_volumes=[Volume(v.name, v.image.copy(), v.label.copy(), v.spacing) for v in d.test_volumes],
         info=info,
+        pool_positions=None if d.pool_positions is None else d.pool_positions.copy(),
+        pool_depths=None if d.pool_depths is None else d.pool_depths.copy(),
     )
 
 
