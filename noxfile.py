@@ -127,7 +127,7 @@ def calibrate_chaos_kidney_cpu(session: nox.Session) -> None:
     session.run(*schedule, "--size", "64")
     session.run(*schedule, "--plot")
     noise = ["python", "-m", "benchmarks.calibration.snapshot_noise", *preset, *session.posargs]
-    session.run(*noise, "--seeds", "0", "1", "2", "--schedules", "restart", "linear", "--full")
+    session.run(*noise, "--seeds", "0", "1", "2", "--schedules", "restart", "linear_x0.3", "--full")
 
 
 @nox.session
