@@ -255,7 +255,11 @@ def test_write_report_on_the_committed_synthetic_run(tmp_path):
     assert unbolded(table_lines(ours)) == unbolded(table_lines(committed))
     summary = (tmp_path / "summary.md").read_text()
     # the pairwise comparison covers Random and the ranked strategies: not the controls, not the oracle
-    family = results["strategy"].nunique() - len({"oracle", "confident", "random_foreground_oracle"})
+    from alstrategies.report.detectability import CONTROLS, DIAGNOSTICS
+
+    outside = (set(CONTROLS) | set(DIAGNOSTICS)) & set(results["strategy"])
+    assert outside == {"oracle", "confident", "random_foreground_oracle", "empty_first"}
+    family = results["strategy"].nunique() - len(outside)
     assert "6.67% to 33.33% (9 budgets)" in summary and f"m = {family * (family - 1) // 2}" in summary
     assert "| least_confidence | " in summary and "not reached" in summary
 
