@@ -60,7 +60,7 @@ def test_aulc_normalisation():
 def test_per_seed_aulc_on_the_committed_run():
     results = pd.read_csv(SYNTHETIC_RESULTS)
     aulc = per_seed_aulc(results)
-    assert len(aulc) == results["strategy"].nunique() * 5 == 18 * 5 and (aulc["n_budgets"] == 9).all()
+    assert len(aulc) == results["strategy"].nunique() * 5 == 21 * 5 and (aulc["n_budgets"] == 9).all()
     for row in aulc.itertuples():
         chain = results[
             (results.strategy == row.strategy) & (results.seed == row.seed) & (results.budget < 1)
