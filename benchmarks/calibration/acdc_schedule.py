@@ -323,7 +323,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if name == "acdc":
             print(plot(args.out))
         else:
-            title = f"{args.preset.stem} on the CPU: test Dice against training iterations (seed 0)"
+            title = f"{args.preset.stem}: test Dice against iterations (seed 0)"
             print(plot(args.out, marks={}, levels=(), title=title))
         return
     if args.chains:
