@@ -47,27 +47,10 @@ def preset(tmp_path):
 
 def test_order_zero_is_the_runs_training_and_other_orders_differ(tmp_path, preset):
     out = tmp_path / "calibration"
-    snapshot_noise.main(
-        [
-            "--preset",
-            str(preset),
-            "--out",
-            str(out),
-            "--models",
-            str(tmp_path / "models"),
-            "--seeds",
-            "0",
-            "--rounds",
-            "1",
-            "2",
-            "--orders",
-            "3",
-            "--schedules",
-            "restart",
-            "linear_x0.1",
-            "--full",
-        ]
-    )
+    arguments = ["--preset", str(preset), "--out", str(out), "--models", str(tmp_path / "models")]
+    arguments += ["--seeds", "0", "--rounds", "1", "2", "--orders", "3"]
+    arguments += ["--schedules", "restart", "linear_x0.1", "--full"]
+    snapshot_noise.main(arguments)
     rows = pd.read_csv(out / "snapshot_noise.csv")
     assert list(rows.columns) == ["schedule", "seed", "round", "batch_order", "dice"]
     assert len(rows) == 2 * snapshot_noise.expected_rows([1, 2], 3, full=True)
@@ -87,27 +70,7 @@ def test_order_zero_is_the_runs_training_and_other_orders_differ(tmp_path, prese
         assert part["dice"].nunique() > 1  # the batch orders are different trainings
     # a re-run has nothing left to do and keeps the file as it is
     before = (out / "snapshot_noise.csv").read_text()
-    snapshot_noise.main(
-        [
-            "--preset",
-            str(preset),
-            "--out",
-            str(out),
-            "--models",
-            str(tmp_path / "models"),
-            "--seeds",
-            "0",
-            "--rounds",
-            "1",
-            "2",
-            "--orders",
-            "3",
-            "--schedules",
-            "restart",
-            "linear_x0.1",
-            "--full",
-        ]
-    )
+    snapshot_noise.main(arguments)
     assert (out / "snapshot_noise.csv").read_text() == before
     assert len(read_rows(out / "snapshot_noise.csv")) == len(rows)
 

@@ -3,7 +3,8 @@ and the "Difference to Random" section of ``summary.md``.
 
 Files (beside ``summary.md``): ``penalty_matrix.{csv,png}`` (Random and the ranked strategies),
 ``aulc_vs_random.csv``, ``difference_to_random.{csv,png,pdf}`` and, when round records carry
-per-candidate errors, ``score_error.{csv,png}``. Differences in the CSV files are in percentage
+per-candidate errors, ``score_error.{csv,png}``; with the run folder's ``pool.csv``,
+``batch_diagnostics.csv`` (:mod:`alstrategies.report.batch_diagnostics`). Differences in the CSV files are in percentage
 points (``_pp``).
 """
 
@@ -16,6 +17,11 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alstrategies.report.batch_diagnostics import (
+    DIAGNOSTIC_COLUMNS,
+    DIAGNOSTICS_FILE,
+    batch_diagnostics_table,
+)
 from alstrategies.report.bootstrap import BASELINE, aulc_vs_baseline, difference_bands
 from alstrategies.report.detectability import (
     CONTROLS,
@@ -63,6 +69,7 @@ class RunStatistics:
     roles: dict[str, str] = field(default_factory=dict)
     family: list[str] = field(default_factory=list)
     budgets: list[float] = field(default_factory=list)
+    batches: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=DIAGNOSTIC_COLUMNS))
 
 
 def pairwise_family(strategies: list[str], roles: dict[str, str]) -> list[str]:
@@ -112,6 +119,9 @@ def run_statistics(
         roles=roles,
         family=family,
         budgets=query_budgets(results, metric),
+        batches=batch_diagnostics_table(folder)
+        if folder is not None
+        else pd.DataFrame(columns=DIAGNOSTIC_COLUMNS),
     )
 
 
@@ -142,6 +152,8 @@ def write_statistics_files(
         figure = difference_figure(statistics.bands, BASELINE, ylabel)
         for suffix in (".png", ".pdf"):
             written.append(save_figure(figure, out_dir / f"difference_to_random{suffix}"))
+    if not statistics.batches.empty:
+        written.append(write_csv(statistics.batches, out_dir / DIAGNOSTICS_FILE))
     if not statistics.score_error.empty:
         written.append(write_csv(statistics.score_error, out_dir / "score_error.csv"))
         written.append(save_figure(score_error_figure(statistics.score_error), out_dir / "score_error.png"))

@@ -224,7 +224,7 @@ def summary_markdown(
     lines += _penalty_lines(statistics, name)
     lines += baseline_markdown(statistics, name)
     lines += _score_error_lines(statistics)
-    diagnostics = batch_diagnostics_markdown(run_dir)
+    diagnostics = batch_diagnostics_markdown(run_dir, statistics.batches)
     if diagnostics:
         lines += ["", *diagnostics]
     return "\n".join(lines) + "\n"

@@ -11,7 +11,6 @@ import pandas as pd
 
 from alstrategies.errors import ConfigError, RecordError
 from alstrategies.metrics import METRICS, Metric, get_metric
-from alstrategies.report.batch_diagnostics import write_batch_diagnostics
 from alstrategies.report.curves import plot_learning_curves
 from alstrategies.report.io import atomic_write_text, write_csv
 from alstrategies.report.qualitative import write_qualitative_figures
@@ -239,7 +238,6 @@ def write_report(
     written += write_summary_files(
         results, out_dir / "summary.md", test=test, alpha=alpha, pairing=pairing, run_dir=run_dir
     )
-    written += write_batch_diagnostics(out_dir if run_dir is None else run_dir, out_dir)
     if reference is not None:
         written += write_reference_comparison(results, reference, out_dir, source=reference_source)
     figures, notes = write_qualitative_figures(

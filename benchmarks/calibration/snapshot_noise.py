@@ -22,7 +22,6 @@ and the round-0 -> 10 % change per schedule (:func:`summarise`).
 from __future__ import annotations
 
 import argparse
-import csv
 import math
 from collections.abc import Sequence
 from pathlib import Path
@@ -40,6 +39,7 @@ from alstrategies.registry import STRATEGIES
 from alstrategies.settings import Settings
 from alstrategies.strategy import QueryContext
 from alstrategies.training.round import RoundTrainer
+from benchmarks.calibration.acdc_schedule import read_rows
 
 PRESET = Path(__file__).resolve().parents[1] / "configs" / "acdc_cpu.toml"
 FIELDS = ["schedule", "seed", "round", "batch_order", "dice"]
@@ -57,13 +57,6 @@ SCHEDULES: dict[str, list[str]] = {
     # from 0.1 x the peak (0.003) linearly to 0
     "linear_x0.1": ['train.warm_schedule="linear"', "train.warm_lr_factor=0.1"],
 }
-
-
-def read_rows(path: Path) -> list[dict]:
-    if not path.is_file():
-        return []
-    with path.open() as handle:
-        return list(csv.DictReader(handle))
 
 
 def write_rows(path: Path, rows: list[dict]) -> None:
