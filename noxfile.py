@@ -126,8 +126,36 @@ def calibrate_chaos_kidney_cpu(session: nox.Session) -> None:
     schedule = ["python", "-m", "benchmarks.calibration.acdc_schedule", *preset, *session.posargs]
     session.run(*schedule, "--size", "64")
     session.run(*schedule, "--plot")
-    noise = ["python", "-m", "benchmarks.calibration.snapshot_noise", *preset, *session.posargs]
-    session.run(*noise, "--seeds", "0", "1", "2", "--schedules", "restart", "linear_x0.3", "--full")
+    noise = ["python", "-m", "benchmarks.calibration.snapshot_noise", *session.posargs]
+    noise += ["--preset", "benchmarks/configs/chaos_kidney_cpu.toml", "--full"]
+    # acdc_cpu's 50 iterations a round (400 for the 100 % model): restart against linear x 0.3
+    fifty = ["--set", "train.iterations=50", "--set", "train.full_iterations=400"]
+    session.run(
+        *noise,
+        *fifty,
+        "--out",
+        "results/chaos_calibration",
+        "--seeds",
+        "0",
+        "1",
+        "2",
+        "--schedules",
+        "restart",
+        "linear_x0.3",
+    )
+    # the preset's 100 a round (800)
+    session.run(
+        *noise,
+        "--out",
+        "results/chaos_calibration/rounds_100",
+        "--seeds",
+        "0",
+        "1",
+        "2",
+        "3",
+        "--schedules",
+        "linear_x0.3",
+    )
 
 
 @nox.session

@@ -13,6 +13,10 @@ if [ -z "${1:-}" ]; then
   exit 2
 fi
 export OMP_NUM_THREADS=1
-# The preset's strategies (both kinds of control among them) and its ten seeds.
-$ALS run "$PRESET" --data "$1" --out results/chaos_kidney_cpu --workers "$WORKERS"
-$ALS status results/chaos_kidney_cpu
+OUT=results/chaos_kidney_cpu
+# First Random and the two controls on all ten seeds: whether the run can see an effect at all
+# is known before the ranked strategies are spent. Then the preset's remaining strategies.
+$ALS run "$PRESET" --data "$1" --out "$OUT" --workers "$WORKERS" \
+  --strategies random,random_foreground_oracle,empty_first
+$ALS run "$PRESET" --data "$1" --out "$OUT" --workers "$WORKERS"
+$ALS status "$OUT"
