@@ -2,6 +2,11 @@
 
 The surface of a mask is the mask minus its erosion by the connectivity-1 cross, with everything
 outside the array treated as background (``medpy.metric.binary.__surface_distances``).
+
+A distance is computed from the integer offset between two voxels times the spacing, never as the
+difference of two absolute coordinates: it is then the same wherever the pair lies in the array
+(a mask shifted or padded gives the same distances to the last bit), and a distance that is a
+whole number of voxels along one axis is exactly that multiple of the spacing.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ from scipy.spatial import cKDTree
 
 from alstrategies.metrics.base import as_bool, resolve_spacing
 
-__all__ = ["surface_distances", "surface_mask"]
+__all__ = ["offset_length", "surface_distances", "surface_mask"]
 
 
 def surface_mask(mask: np.ndarray) -> np.ndarray:
@@ -45,8 +50,18 @@ def surface_distances(
     the nearest surface voxel of ``b``, and the reverse. Both masks must be boolean, of one shape,
     and non-empty."""
     sp = resolve_spacing(spacing, a.ndim)
-    pts_a = np.argwhere(surface_mask(a)) * sp
-    pts_b = np.argwhere(surface_mask(b)) * sp
-    d_ab, _ = cKDTree(pts_b).query(pts_a, k=1)
-    d_ba, _ = cKDTree(pts_a).query(pts_b, k=1)
-    return d_ab, d_ba
+    voxels_a = np.argwhere(surface_mask(a))
+    voxels_b = np.argwhere(surface_mask(b))
+    _, nearest_in_b = cKDTree(voxels_b * sp).query(voxels_a * sp, k=1)
+    _, nearest_in_a = cKDTree(voxels_a * sp).query(voxels_b * sp, k=1)
+    return (
+        offset_length(voxels_a - voxels_b[nearest_in_b], sp),
+        offset_length(voxels_b - voxels_a[nearest_in_a], sp),
+    )
+
+
+def offset_length(offsets: np.ndarray, spacing: np.ndarray) -> np.ndarray:
+    """Euclidean length of integer voxel offsets ``(n, ndim)`` scaled by ``spacing``: a function
+    of the offset alone (its sign included), hence translation invariant."""
+    scaled = np.abs(offsets).astype(np.float64) * spacing
+    return np.sqrt(np.sum(scaled * scaled, axis=1))

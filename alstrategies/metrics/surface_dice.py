@@ -8,7 +8,10 @@ voxels otherwise) of the other mask's surface::
     NSD = (|{a in S_P : d(a, S_T) <= tau}| + |{b in S_T : d(b, S_P) <= tau}|) / (|S_P| + |S_T|)
 
 Every surface voxel counts once (DeepMind weights surface elements by their area). Both masks
-empty: NaN, like Dice; exactly one empty: 0.
+empty: NaN, like Dice; exactly one empty: 0. A distance counts as within the tolerance when
+``d <= tau * (1 + TOLERANCE_RTOL)``: two voxel offsets of equal length in exact arithmetic (3-4-5 at
+an isotropic spacing) can differ by an ulp in floating point, and the relative 1e-9 keeps such
+ties on the same side of ``tau``; no distance of a real mask lies that close to ``tau`` otherwise.
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ import numpy as np
 from alstrategies.metrics.base import Metric, as_bool, check_shapes, register_metric, resolve_spacing
 from alstrategies.metrics.surface import surface_distances
 
-__all__ = ["DEFAULT_TOLERANCE", "SURFACE_DICE", "surface_dice"]
+__all__ = ["DEFAULT_TOLERANCE", "SURFACE_DICE", "TOLERANCE_RTOL", "surface_dice"]
 
 #: Default tolerance, in the spacing's unit (mm).
 DEFAULT_TOLERANCE = 1.0
+#: Relative slack of the ``d <= tolerance`` comparison (see the module docstring).
+TOLERANCE_RTOL = 1e-9
 
 
 def surface_dice(
@@ -47,7 +52,8 @@ def surface_dice(
     if not has_a or not has_b:
         return 0.0
     d_ab, d_ba = surface_distances(a, b, spacing)
-    within = int(np.count_nonzero(d_ab <= tolerance)) + int(np.count_nonzero(d_ba <= tolerance))
+    limit = tolerance * (1.0 + TOLERANCE_RTOL)
+    within = int(np.count_nonzero(d_ab <= limit)) + int(np.count_nonzero(d_ba <= limit))
     return within / (d_ab.size + d_ba.size)
 
 
