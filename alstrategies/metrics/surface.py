@@ -62,6 +62,6 @@ def surface_distances(
 
 def offset_length(offsets: np.ndarray, spacing: np.ndarray) -> np.ndarray:
     """Euclidean length of integer voxel offsets ``(n, ndim)`` scaled by ``spacing``: a function
-    of the offset alone (its sign included), hence translation invariant."""
-    scaled = np.abs(offsets).astype(np.float64) * spacing
+    of the offset alone, hence translation invariant (and equal for ``offsets`` and ``-offsets``)."""
+    scaled = offsets.astype(np.float64) * spacing
     return np.sqrt(np.sum(scaled * scaled, axis=1))

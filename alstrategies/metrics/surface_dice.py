@@ -11,7 +11,7 @@ Every surface voxel counts once (DeepMind weights surface elements by their area
 empty: NaN, like Dice; exactly one empty: 0. A distance counts as within the tolerance when
 ``d <= tau * (1 + TOLERANCE_RTOL)``: two voxel offsets of equal length in exact arithmetic (3-4-5 at
 an isotropic spacing) can differ by an ulp in floating point, and the relative 1e-9 keeps such
-ties on the same side of ``tau``; no distance of a real mask lies that close to ``tau`` otherwise.
+ties on the same side of ``tau``, far below the step between two lattice distances.
 """
 
 from __future__ import annotations
