@@ -24,11 +24,17 @@ TINY = [
 ]
 
 
+@pytest.fixture(scope="session")
+def tiny_overrides() -> list[str]:
+    """The overrides behind :func:`tiny_config`, for fixtures of a wider scope."""
+    return [*TINY, "model.heads=plain"]
+
+
 @pytest.fixture
-def tiny_config():
+def tiny_config(tiny_overrides):
     """A validated config for a 30-slice phantom and a width-4 U-Net (plain heads)."""
 
     def make(*overrides: str) -> dict:
-        return load_config(None, [*TINY, "model.heads=plain", *overrides])
+        return load_config(None, [*tiny_overrides, *overrides])
 
     return make
