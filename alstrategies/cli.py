@@ -156,6 +156,8 @@ def _command_prepare(args: argparse.Namespace) -> int:
     data = load_dataset(config["data"], rebuild=args.rebuild)
     where = data.info.get("cache", "memory (this dataset is generated, not cached on disk)")
     print(f"{data.name}: {data.pool_size} pool slices, {len(data.test_volumes)} test volumes; cache: {where}")
+    if data.info.get("cases"):  # the loader's census: cases found, used and skipped
+        print(data.info["cases"])
     return 0
 
 

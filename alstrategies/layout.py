@@ -4,6 +4,8 @@ Layout of a run folder::
 
     config.json                          the resolved config that defines the results
     dataset.json                         what the data are (not where): checked on resume
+    data_fingerprint.json                their content (labels' SHA-256, images' slice
+                                         moments): checked on resume
     run.log                              progress and events, appended by every process
     plan.json                            the trainings every invocation planned, for `status`
     pool.csv                             per pool slice: its volume, slice index, the volume's
@@ -62,6 +64,11 @@ class RunLayout:
     @property
     def dataset(self) -> Path:
         return self.root / "dataset.json"
+
+    @property
+    def data_fingerprint(self) -> Path:
+        """The content of the data (:mod:`alstrategies.data_fingerprint`)."""
+        return self.root / "data_fingerprint.json"
 
     @property
     def plan(self) -> Path:

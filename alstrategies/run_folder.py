@@ -15,6 +15,7 @@ import torch
 
 from alstrategies.atomic import atomic_stream, atomic_write_text
 from alstrategies.config import differences, fill_defaults, fingerprint
+from alstrategies.data_fingerprint import content_fingerprint, fingerprint_mismatch, write_fingerprint
 from alstrategies.errors import RecordError, RunFolderMismatch
 from alstrategies.layout import RunLayout
 from alstrategies.round_record import RoundRecord
@@ -124,13 +125,15 @@ def check_round0_reproduced(
 
 
 def claim_run_folder(layout: RunLayout, config: dict, data: SegmentationData) -> bool:
-    """Write ``config.json`` and ``dataset.json``, or check this run against them, and
-    ``pool.csv`` where it is missing (a folder written before it existed gets it on resuming).
+    """Write ``config.json``, ``dataset.json`` and ``data_fingerprint.json``, or check this run
+    against them, and ``pool.csv`` where it is missing (a folder written before one of them
+    existed gets it on resuming).
 
-    A folder started with another config, or on other data, is refused with the differing keys
-    and the fix, unless it holds no recorded training yet (a start that failed): then it is
-    claimed anew, and the function returns True so that the caller can say so. Where the data
-    lie is not checked: a copy elsewhere resumes.
+    A folder started with another config, or on other data (other identity, or other content:
+    :mod:`alstrategies.data_fingerprint`), is refused with what differs and the fix, unless it
+    holds no recorded training yet (a start that failed): then it is claimed anew, and the
+    function returns True so that the caller can say so. Where the data lie is not checked: a
+    copy elsewhere resumes.
     """
     layout.root.mkdir(parents=True, exist_ok=True)
     claims = [
@@ -149,13 +152,17 @@ def claim_run_folder(layout: RunLayout, config: dict, data: SegmentationData) ->
             "point --data at the dataset this folder was started with, or use another --out folder",
         ),
     ]
+    content = content_fingerprint(data)
     mismatches = [_mismatch(layout, *claim) for claim in claims]
+    mismatches.append(fingerprint_mismatch(layout.root, layout.data_fingerprint, content))
     problems = [m for m in mismatches if m]
     if problems and has_trainings(layout):
         raise RunFolderMismatch(problems[0])
     for path, current, *_ in claims:
         if problems or not path.is_file():
             atomic_write_text(path, json.dumps(current, indent=1, sort_keys=True))
+    if problems or not layout.data_fingerprint.is_file():
+        write_fingerprint(layout.data_fingerprint, content)
     if problems or not layout.pool_table.is_file():
         write_pool_table(layout, data)
     return bool(problems)

@@ -3,6 +3,7 @@ says why) without --rebuild; an interrupted `prepare` prints one line and leaves
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from pathlib import Path
@@ -25,8 +26,12 @@ def _entries(config) -> list:
 
 
 def _remove_case(root, case: str) -> None:
+    """Delete a training case and lower dataset.json's ``numTraining`` to match (a mismatch is an error)."""
     (root / "imagesTr" / f"{case}_0000.nii.gz").unlink()
     (root / "labelsTr" / f"{case}.nii.gz").unlink()
+    manifest = json.loads((root / "dataset.json").read_text())
+    manifest["numTraining"] -= 1
+    (root / "dataset.json").write_text(json.dumps(manifest))
 
 
 def test_deleting_a_case_changes_the_pool_without_rebuild(dataset):
@@ -40,7 +45,7 @@ def test_deleting_a_case_changes_the_pool_without_rebuild(dataset):
     _remove_case(root, victim)
     with pytest.warns(
         UserWarning,
-        match=r"nnunet: dataset files changed since the cached entry \(0 added, 2 removed, 0 modified\): rebuilding",
+        match=r"nnunet: dataset files changed since the cached entry \(0 added, 2 removed, 1 modified\): rebuilding",  # 1: dataset.json
     ):
         second = load_dataset(dataset)
     remaining = set(second.pool_groups.tolist()) | {v.name for v in second.test_volumes}

@@ -260,3 +260,28 @@ def test_class_argmax_is_argmax_over_the_channels_with_ties_to_the_first():
     assert torch.equal(class_argmax(logits), logits.argmax(dim=1))
     smooth = torch.randn(2, 5, 8, 6, 3, generator=generator)
     assert torch.equal(class_argmax(smooth), smooth.argmax(dim=1))
+
+
+def test_the_mean_is_over_volumes_of_the_class_mean_when_a_class_is_absent_from_a_volume():
+    """Class 3 is in neither the prediction nor the label of volume a (NaN there): the mean of
+    each volume's class mean differs from the mean of the per-class means."""
+    a_label = np.zeros((2, 8, 8), np.uint8)
+    a_label[:, :4, :4], a_label[:, 4:, 4:] = 1, 2
+    a_pred = a_label.copy()
+    a_pred[:, :2, :4] = 0  # class 1 half missed, class 2 exact
+    b_label = np.zeros((2, 8, 8), np.uint8)
+    b_label[:, :4, :], b_label[:, 4:, :4], b_label[:, 4:, 4:] = 1, 2, 3
+    b_pred = b_label.copy()
+    b_pred[:, 4:, 4:6] = 0  # class 3 half missed
+    b_pred[:, 4:, :2] = 1  # class 2 half taken by class 1
+    cases = [(a_pred, a_label), (b_pred, b_label)]
+    result = evaluate(
+        LabelEcho(), [volume(f"v{i}", p, t) for i, (p, t) in enumerate(cases)], NUM_CLASSES, CPU
+    )
+    rows = [slow_metrics(p, t)[0] for p, t in cases]
+    assert np.isnan(rows[0][2]) and not np.isnan(rows[1][2])
+    per_class = [np.nanmean([row[c] for row in rows]) for c in range(3)]
+    assert abs(slow_mean(rows) - float(np.mean(per_class))) > 0.01  # the two means really differ
+    assert result.dice == pytest.approx(slow_mean(rows), abs=1e-12)
+    assert result.record_fields()["dice"] == pytest.approx(slow_mean(rows), abs=1e-12)
+    assert np.allclose(result.per_class("dice"), per_class, atol=1e-12)

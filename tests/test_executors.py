@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -117,8 +118,15 @@ def _cli(config_file: Path, out: Path, *extra: str) -> list[str]:
     return command
 
 
-def _kill_when(command: list[str], out: Path, records: int, timeout: float = 120.0) -> None:
-    """Start ``command`` and SIGKILL its whole process group once ``records`` JSON records exist."""
+def _kill_when(
+    command: list[str],
+    out: Path,
+    records: int,
+    timeout: float = 120.0,
+    until: Callable[[Path], bool] | None = None,
+) -> None:
+    """Start ``command`` and SIGKILL its whole process group once ``records`` JSON records exist
+    (or, given ``until``, once it holds for the run folder)."""
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MPLBACKEND": "Agg"}
     process = subprocess.Popen(
         command, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -126,7 +134,7 @@ def _kill_when(command: list[str], out: Path, records: int, timeout: float = 120
     deadline = time.monotonic() + timeout
     try:
         while time.monotonic() < deadline:
-            if len(list(out.glob("**/round*.json"))) >= records:
+            if until(out) if until is not None else len(list(out.glob("**/round*.json"))) >= records:
                 break
             if process.poll() is not None:
                 pytest.fail(
@@ -147,6 +155,17 @@ def _finish(command: list[str]) -> None:
     assert finished.returncode == 0, finished.stderr[-3000:]
 
 
+def _records(out: Path) -> list[Path]:
+    """The training records of a run folder (shared models and strategy rounds)."""
+    return sorted([*out.glob("shared/seed*/*.json"), *out.glob("strategies/*/seed*/round*.json")])
+
+
+def _file_identity(path: Path) -> tuple[int, int]:
+    """Inode and modification time: an atomic rewrite changes both, even with equal bytes."""
+    stat = path.stat()
+    return stat.st_ino, stat.st_mtime_ns
+
+
 @pytest.fixture(scope="module")
 def config_file(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("config") / "tiny.toml"
@@ -157,14 +176,38 @@ def config_file(tmp_path_factory) -> Path:
 @pytest.mark.slow
 @pytest.mark.parametrize("records", [1, 5])
 def test_killed_and_restarted_run_gives_the_same_results(reference, tmp_path, config_file, records):
+    """Retraining a recorded round gives byte-identical records here, so equal results alone
+    cannot show that the restart trained only what was missing: every record written before
+    the kill must also be the very same file afterwards (not rewritten)."""
     out = tmp_path / "run"
     command = _cli(config_file, out)
     _kill_when(command, out, records)
     done_before = len(list(out.glob("**/round*.json")))
     assert 0 < done_before < 12, "the kill should land midway"
+    recorded = {path: _file_identity(path) for path in _records(out)}
     _finish(command)
     _same_results(reference, out)
+    assert {path: _file_identity(path) for path in recorded} == recorded, "a recorded training was redone"
     assert len(list((out / "snapshots").glob("**/*.npz"))) == 2 * 3  # seed 0, 2 strategies x 3 rounds
+
+
+def _mid_chain(out: Path) -> bool:
+    """Some chain has recorded round 1 but not round 2."""
+    return any(not (p.parent / "round2.json").is_file() for p in out.glob("strategies/*/seed*/round1.json"))
+
+
+@pytest.mark.slow
+def test_a_run_killed_mid_chain_retrains_no_recorded_round(reference, tmp_path, config_file):
+    """A restart continues the chain after its last record; a retrained round 1 would give the
+    same bytes, so the records written before the kill must be the very same files."""
+    out = tmp_path / "run"
+    command = _cli(config_file, out)
+    _kill_when(command, out, 0, until=_mid_chain)
+    assert _mid_chain(out), "the kill should land between a chain's rounds 1 and 2"
+    recorded = {path: _file_identity(path) for path in _records(out)}
+    _finish(command)
+    _same_results(reference, out)
+    assert {path: _file_identity(path) for path in recorded} == recorded, "a recorded training was redone"
 
 
 @pytest.mark.slow

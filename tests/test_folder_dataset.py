@@ -415,12 +415,15 @@ def test_a_declared_class_without_voxels_is_warned_about(nifti):
         _load(nifti, label_map=test_only, test_cases=["subject00"])
 
 
-def test_an_uncompressed_nifti_named_nii_gz_is_told_to_be_renamed(nifti, tmp_path):
+def test_an_uncompressed_nifti_named_nii_gz_is_told_to_be_compressed(nifti, tmp_path):
     plain = tmp_path / "plain.nii"
     _save_nifti(plain, _raw_label(1))
     (nifti / "labelsTr/subject01.nii.gz").write_bytes(plain.read_bytes())
     with pytest.raises(
-        DatasetError, match=r"subject01.nii.gz is not gzip-compressed: rename it to subject01.nii"
+        DatasetError,
+        match=r"subject01.nii.gz is not gzip-compressed \(it is an uncompressed NIfTI\): compress it under "
+        r"its name \(mv subject01.nii.gz subject01.nii && gzip subject01.nii\), or rename it to "
+        r"subject01.nii and make the file pattern",
     ):
         _load(nifti)
 

@@ -3,6 +3,7 @@ tumour merge, empty-slice subsampling, the seeded case split, spacing, and every
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import nibabel
@@ -11,6 +12,7 @@ import pytest
 from scipy import ndimage
 
 from alstrategies.data.kits19 import load_kits19
+from alstrategies.data.notices import DatasetWarning
 from alstrategies.data.volumes import DatasetError
 
 SPACING = (2.5, 0.75, 0.625)  # z, y, x in mm, as the KiTS19 headers store them
@@ -179,9 +181,31 @@ def test_flat_layout_environment_variable_and_unlabelled_cases(tmp_path, monkeyp
     monkeypatch.setenv("ALSTRATEGIES_KITS19_ROOT", str(root))
     data = load_kits19(image_size=16)  # 210 is outside the default range 0-209
     assert len(set(data.pool_groups.tolist())) + len(data.test_volumes) == 10
-    with pytest.warns(UserWarning, match="skipping 1 case.*case_00210"):
+    with pytest.warns(DatasetWarning, match=r"1 case folder\(s\) without segmentation.nii.gz \(case_00210\)"):
         wide = load_kits19(image_size=16, last_case=299)
     assert len(set(wide.pool_groups.tolist())) + len(wide.test_volumes) == 10
+
+
+def test_a_partial_copy_says_how_many_cases_it_found_used_and_skipped(tmp_path):
+    root = _kits_fixture(tmp_path / "k", cases=range(11))
+    with pytest.warns(DatasetWarning) as caught:
+        data = load_kits19(str(root), image_size=16)
+    (message,) = [str(w.message) for w in caught if "case(s) found" in str(w.message)]
+    assert (
+        message
+        == data.info["cases"]
+        == (
+            f"KiTS19 {root} (cases 0-209): 11 case(s) found, 11 used (9 training, 2 test); "
+            "skipped: 199 case number(s) of 0-209 without a folder (11-209)"
+        )
+    )
+    (census,) = [w for w in caught if "case(s) found" in str(w.message)]
+    shown = warnings.formatwarning(census.message, census.category, "kits19.py", 1)
+    assert shown.startswith("alstrategies: warning: KiTS19") and shown.count("\n") == 1  # no source line
+    complete = load_kits19(str(root), image_size=16, last_case=10, val_fraction=0.2)
+    assert complete.info["cases"].endswith(
+        "11 case(s) found, 9 used (7 training, 2 test), 2 not used (the val cases)"
+    )
 
 
 def test_missing_empty_and_unknown_layouts(tmp_path, monkeypatch):

@@ -374,3 +374,13 @@ def test_dataset_identity_ignores_float_rounding_but_not_the_split():
     assert dataset_identity(data) == identity
     other = load_synthetic(image_size=32, train_patients=5, test_patients=2)
     assert dataset_identity(other)["pool_groups_sha256"] != identity["pool_groups_sha256"]
+
+
+def test_round0_trains_train_initial_iterations_and_the_others_train_their_own(tiny_config, tmp_path):
+    config = tiny_config("train.initial_iterations=5", "train.full_iterations=4")
+    _run(config, tmp_path)
+    layout = RunLayout(tmp_path)
+    assert read_record(layout.shared(0, "round0"))["iterations"] == 5
+    assert read_record(layout.strategy_round("random", 0, 0))["iterations"] == 5
+    assert [read_record(layout.strategy_round("random", 0, r))["iterations"] for r in (1, 2)] == [3, 3]
+    assert read_record(layout.shared(0, "full"))["iterations"] == 4

@@ -179,3 +179,23 @@ def test_a_clearly_better_variant_is_named_in_the_pairs(tmp_path):
     pairs = pd.read_csv(tmp_path / "ablation_pairs.csv")
     assert pairs["outcome"].tolist() == ["b"] and pairs["mean_diff"].item() == pytest.approx(-5.2)
     assert "attention better" in (tmp_path / "ablation_table.md").read_text()
+
+
+def test_paired_differences_at_an_al_budget_use_only_the_named_strategy(tmp_path):
+    """At 20 % the strategies differ: the pairs of strategy beta pair beta's per-seed Dice only."""
+    frames = {v: make_results(classes=CLASSES, seed=20 + i) for i, v in enumerate(["none", "attention"])}
+    _grid(tmp_path, "variant_by_class", ["none", "attention"], 0.2, frames, strategy="beta")
+    write_ablation_report(tmp_path)
+    pairs = pd.read_csv(tmp_path / "ablation_pairs.csv")
+
+    def per_seed(frame, strategies):
+        rows = frame[(frame.budget == 0.2) & frame.strategy.isin(strategies)]
+        return 100 * rows.groupby("seed")["dice"].mean()
+
+    beta = per_seed(frames["none"], ["beta"]) - per_seed(frames["attention"], ["beta"])
+    every = per_seed(frames["none"], ["alpha", "beta", "gamma"]) - per_seed(
+        frames["attention"], ["alpha", "beta", "gamma"]
+    )
+    assert abs(beta.mean() - every.mean()) > 0.1  # the strategy column matters here
+    assert pairs["mean_diff"].item() == pytest.approx(beta.mean())
+    assert pairs["mean_a"].item() == pytest.approx(per_seed(frames["none"], ["beta"]).mean())

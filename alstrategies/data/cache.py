@@ -7,17 +7,18 @@ classes, each pool slice's volume, slice position and volume depth, spacings) an
 path) and :data:`CACHE_VERSION`, so a change of resolution or split makes a new entry; ``files``
 hashes the sorted list of the files under the root (relative path, size, modification time), so
 an added, removed or edited case makes a new entry too, and the stale one is named and replaced
-(:func:`describe_change`). An entry is written into a temporary folder and renamed into place,
-so an interrupted build leaves nothing half-written behind.
+(:func:`describe_change`). An entry is written into a hidden staging folder and renamed into
+place, so an interrupted build leaves nothing half-written behind; the staging folder of a
+killed build is removed by the next one (:mod:`alstrategies.data.cache_staging`).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -25,8 +26,11 @@ from typing import Any
 import numpy as np
 
 from alstrategies.atomic import respect_umask
+from alstrategies.data.cache_staging import OWNER_FILE, new_staging, remove_stale_staging
 from alstrategies.errors import DatasetError
 from alstrategies.types import SegmentationData, Volume
+
+log = logging.getLogger("alstrategies")
 
 #: 2: file listing in the key, NIfTI reorientation, slice axis 'auto'; 3: zoom edges; 4: slice
 #: positions and volume depths in meta.json (ACDC's h5 order is not the slicing order).
@@ -116,9 +120,12 @@ def describe_change(old: list[FileRecord] | None, new: list[FileRecord]) -> str:
 
 
 def save(data: SegmentationData, path: Path, listing: list[FileRecord] | None = None) -> Path:
-    """Write ``data`` (and the file ``listing`` it was built from) atomically as the entry ``path``."""
+    """Write ``data`` (and the file ``listing`` it was built from) atomically as the entry
+    ``path``, after removing the staging folders that killed builds left behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(dir=path.parent, prefix=f".{path.name}."))
+    for folder in remove_stale_staging(path.parent):
+        log.info("removed %s, left behind by an interrupted cache write", folder)
+    staging = new_staging(path)
     try:
         np.save(staging / "pool_images.npy", data.pool_images)
         np.save(staging / "pool_labels.npy", data.pool_labels)
@@ -139,6 +146,7 @@ def save(data: SegmentationData, path: Path, listing: list[FileRecord] | None = 
         (staging / "meta.json").write_text(json.dumps(meta))
         if listing is not None:
             (staging / "files.json").write_text(json.dumps(listing))
+        (staging / OWNER_FILE).unlink()
         respect_umask(staging, directory=True)  # mkdtemp's 0700 would lock out the cache's other users
         if path.exists():
             shutil.rmtree(path)

@@ -1,5 +1,6 @@
 """``dataset.json`` of the nnU-Net v2 and Medical Segmentation Decathlon layouts: reading it with
-clear errors, class names from its label table, and the choice of one channel."""
+clear errors, class names from its label table, the choice of one channel, and the check of its
+declared case count (``numTraining``)."""
 
 from __future__ import annotations
 
@@ -94,3 +95,15 @@ def channel_table(content: Mapping[str, Any], key: str, path: Path) -> dict[int,
     if not table:
         raise DatasetError(f"{path}: {key!r} lists no channel")
     return {integer(k, f"{key} key {k!r}", path): str(v) for k, v in table.items()}
+
+
+def check_count(content: dict, found: int, json_path: Path, what: str) -> None:
+    """``numTraining`` (when given) must equal the ``found`` cases."""
+    if "numTraining" not in content:
+        return
+    declared = integer(content["numTraining"], "numTraining", json_path)
+    if declared != found:
+        raise DatasetError(
+            f"{json_path} declares numTraining = {declared} but {what} holds {found} case(s): correct "
+            "numTraining or add the missing cases"
+        )

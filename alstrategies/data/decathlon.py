@@ -4,6 +4,9 @@
 - ``"training"``: ``[{"image": "./imagesTr/la_003.nii.gz", "label": "./labelsTr/la_003.nii.gz"},
   ...]``, paths relative to the folder; the case name is the image's file name without
   ``.nii.gz``. The ``"test"`` list (no labels) and the macOS ``._*`` copies are not used.
+- ``"numTraining"``, when given, must equal the entries of ``"training"``; files of ``imagesTr/``
+  and ``labelsTr/`` that the list does not name are skipped with a warning. Every label must lie
+  on its image's voxel grid (:mod:`alstrategies.data.geometry`).
 - ``"labels"``: value -> name (``{"0": "background", "1": "left atrium"}``); the foreground names
   ordered by value are the classes.
 - ``"modality"``: one entry per channel; images with several are 4D (channels last) and
@@ -20,8 +23,10 @@ import numpy as np
 
 from alstrategies.data import pairs
 from alstrategies.data import volumes as shared
+from alstrategies.data.census import Census
 from alstrategies.data.dataset_json import (
     channel_table,
+    check_count,
     choose_channel,
     classes_of,
     integer,
@@ -50,8 +55,11 @@ def _file(root: Path, entry: dict, key: str, json_path: Path) -> Path:
     return path
 
 
-def find_cases(root: Path, content: dict, json_path: Path) -> dict[str, tuple[Path, Path]]:
-    """Case -> (image, label) of the ``"training"`` list."""
+def find_cases(
+    root: Path, content: dict, json_path: Path, census: Census | None = None
+) -> dict[str, tuple[Path, Path]]:
+    """Case -> (image, label) of the ``"training"`` list; ``census`` counts the files of
+    ``imagesTr`` / ``labelsTr`` that the list does not name (hidden ones apart)."""
     training = require(content, "training", list, json_path)
     if not training:
         raise DatasetError(f"{json_path}: the 'training' list is empty")
@@ -66,6 +74,17 @@ def find_cases(root: Path, content: dict, json_path: Path) -> dict[str, tuple[Pa
         if case in cases:
             raise DatasetError(f"{json_path}: two training images have the case name {case!r}")
         cases[case] = (image, label)
+    check_count(content, len(cases), json_path, "its 'training' list")
+    if census is not None:
+        census.found = len(cases)
+        listed = {path for pair in cases.values() for path in pair}
+        hidden, unlisted = [], []
+        for folder in (root / "imagesTr", root / "labelsTr"):
+            for path in sorted(folder.iterdir()) if folder.is_dir() else []:
+                if path.is_file() and path not in listed:
+                    (hidden if path.name.startswith(".") else unlisted).append(f"{folder.name}/{path.name}")
+        census.skip("hidden file(s)", hidden, expected=True)
+        census.skip("file(s) in imagesTr / labelsTr that the 'training' list does not name", unlisted)
     return cases
 
 
@@ -103,7 +122,8 @@ def load_decathlon(
     table = require(content, "labels", dict, json_path)
     by_value = {integer(value, f"label key {value!r}", json_path): str(name) for value, name in table.items()}
     class_names, mapping = classes_of(by_value, json_path, "labels")
-    cases = find_cases(path, content, json_path)
+    census = Census(f"decathlon {path}")
+    cases = find_cases(path, content, json_path, census)
     values = np.asarray(sorted(mapping), np.int64)
     reader = pairs.PairReader(
         values,
@@ -114,6 +134,7 @@ def load_decathlon(
         intensity=intensity,
         window=window,
         describe_labels="dataset.json",
+        declared_by=f"the 'labels' of {json_path}",
     )
     train, test = pairs.split(list(cases), train_cases, test_cases, test_fraction, split_seed, str(path))
 
@@ -134,4 +155,5 @@ def load_decathlon(
         split_seed=split_seed,
         info={"root": str(path), "channel": channels[chosen], "dataset": str(content.get("name", path.name))},
         describe_class=describe,
+        census=census,
     )

@@ -4,7 +4,10 @@ Every option is a plain TOML value under ``[data]`` (``name = "folder"``):
 
 - ``images``: a glob, relative to ``root``, of the image volumes (``.nii``, ``.nii.gz``, ``.h5``,
   ``.hdf5``). Files whose name starts with ``.`` (e.g. macOS ``._`` copies in the Medical
-  Segmentation Decathlon archives) and files that are the label of another match are skipped.
+  Segmentation Decathlon archives) and files that are the label of another match are skipped. A
+  file that the glob misses only by its NIfTI ending (``image_3.nii`` for ``image_*.nii.gz``) is
+  an error; other NIfTI / h5 files beside the images and labels are skipped with a warning.
+- Every image's NIfTI label must lie on its voxel grid (:mod:`alstrategies.data.geometry`).
 - ``labels`` or ``pairing``: where each image's label is (:mod:`alstrategies.data.pairing`): a
   template with ``{name}``, ``{stem}``, ``{dir}`` (empty: in the image's own h5 file), or a regex
   rule ``{pattern = "image_(\\d+)", label = "label_\\1"}`` for ``image_N`` / ``label_N`` pairs.
@@ -34,6 +37,7 @@ from pathlib import Path
 
 from alstrategies.data import pairs as shared_pairs
 from alstrategies.data import volumes as shared
+from alstrategies.data.census import Census
 from alstrategies.data.labelmap import describe_label_map, parse_label_map
 from alstrategies.data.pairing import LabelRule, split_suffix
 from alstrategies.errors import ConfigError, DatasetError
@@ -49,13 +53,54 @@ WHERE_TO_GET = (
 )
 
 
-def find_pairs(root: Path, images: str, rule: LabelRule) -> dict[str, tuple[Path, Path | None]]:
-    """Case name -> (image, label) of the files that ``images`` matches under ``root``."""
+def _other_ending(images: str) -> str:
+    """The glob with the other NIfTI ending (``*.nii.gz`` <-> ``*.nii``), or ``""``."""
+    if images.lower().endswith(".nii.gz"):
+        return images[:-3]
+    return images + ".gz" if images.lower().endswith(".nii") else ""
+
+
+def _visible_files(paths: list[Path]) -> tuple[list[Path], list[Path]]:
+    """(files, hidden files such as macOS ``._`` copies) of a glob's matches."""
+    files = [p for p in paths if p.is_file()]
+    return [p for p in files if not p.name.startswith(".")], [p for p in files if p.name.startswith(".")]
+
+
+def _check_other_ending(root: Path, images: str, taken: set[Path]) -> None:
+    """An image that ``images`` misses only by its NIfTI ending is an error, not a lost case."""
+    other = _other_ending(images)
+    missed = [p for p in _visible_files(sorted(root.glob(other)))[0] if p not in taken] if other else []
+    if missed:
+        widened = images[: -len(".nii.gz")] if images.lower().endswith(".nii.gz") else images[: -len(".nii")]
+        raise DatasetError(
+            f"{missed[0]} ({len(missed)} such file(s)) is not matched by data.images = {images!r} only "
+            f"because of its ending: set data.images = {widened + '.nii*'!r} to use it, or give it the "
+            "ending of the others"
+        )
+
+
+def _unmatched_neighbours(matched: set[Path]) -> list[str]:
+    """NIfTI and h5 files in the folders of the images and labels that are neither."""
+    suffixes = NIFTI_SUFFIXES + H5_SUFFIXES
+    others = []
+    for folder in sorted({p.parent for p in matched}):
+        for path in sorted(folder.iterdir()):
+            visible = path.is_file() and not path.name.startswith(".")
+            if visible and path.name.lower().endswith(suffixes) and path not in matched:
+                others.append(str(path))
+    return others
+
+
+def find_pairs(
+    root: Path, images: str, rule: LabelRule, census: Census | None = None
+) -> dict[str, tuple[Path, Path | None]]:
+    """Case name -> (image, label) of the files that ``images`` matches under ``root``; what was
+    skipped (hidden files, labels the glob matched, other files beside them) goes to ``census``."""
     if not images:
         raise DatasetError("data.images must be a glob of the image volumes, e.g. 'imagesTr/*.nii.gz'")
     if not any(root.iterdir()):
         raise DatasetError(f"dataset folder {root} is empty: {WHERE_TO_GET}")
-    matches = [p for p in sorted(root.glob(images)) if p.is_file() and not p.name.startswith(".")]
+    matches, hidden = _visible_files(sorted(root.glob(images)))
     if not matches:
         raise DatasetError(f"data.images = {images!r} matches no file under {root}")
     labels_of = {p: rule.label_of(p) for p in matches}
@@ -80,6 +125,20 @@ def find_pairs(root: Path, images: str, rule: LabelRule) -> dict[str, tuple[Path
         cases[stem] = (path, labels_of[path])
     if not cases:
         raise DatasetError(f"data.images = {images!r} matches only label files under {root}")
+    taken = set(matches) | {p for p in label_files if p is not None}
+    _check_other_ending(root, images, taken)
+    if census is not None:
+        census.found = len(cases)
+        census.skip("hidden file(s)", [p.name for p in hidden], expected=True)
+        census.skip(
+            "label file(s) that data.images also matches",
+            [p.name for p in matches if p in label_files],
+            expected=True,
+        )
+        census.skip(
+            "file(s) beside them that are neither an image of data.images nor a label",
+            _unmatched_neighbours(taken),
+        )
     return cases
 
 
@@ -143,7 +202,8 @@ def load_folder(
     path = shared.resolve_root(root, "dataset", ENVIRONMENT_VARIABLE, WHERE_TO_GET)
     rule = replace(rule, root=path)
     reader = replace(reader, describe_labels=rule.describe())
-    cases = find_pairs(path, images, rule)
+    census = Census(f"folder {path} (data.images = {images!r})")
+    cases = find_pairs(path, images, rule, census)
     train, test = shared_pairs.split(
         list(cases), train_cases, test_cases, test_fraction, split_seed, f"{path} ({images})"
     )
@@ -160,4 +220,5 @@ def load_folder(
         split_seed=split_seed,
         info={"root": str(path), "images": images},
         describe_class=describe_label_map(values, classes),
+        census=census,
     )

@@ -16,12 +16,12 @@ from __future__ import annotations
 
 import os
 import re
-import warnings
 from pathlib import Path
 
 import numpy as np
 
 from alstrategies.data import volumes as shared
+from alstrategies.data.census import Census
 from alstrategies.errors import DatasetError
 from alstrategies.types import SegmentationData
 
@@ -41,12 +41,24 @@ def resolve_root(root: str | os.PathLike | None) -> Path:
     return shared.resolve_root(root, "KiTS19", ENVIRONMENT_VARIABLE, WHERE_TO_GET)
 
 
-def find_cases(root: Path, first_case: int, last_case: int) -> dict[int, Path]:
+def _numbers(numbers: list[int]) -> str:
+    """``"11-20, 25, 30-209"``: sorted case numbers as ranges (the first few)."""
+    runs: list[list[int]] = []
+    for number in sorted(numbers):
+        if runs and number == runs[-1][1] + 1:
+            runs[-1][1] = number
+        else:
+            runs.append([number, number])
+    text = [f"{a}" if a == b else f"{a}-{b}" for a, b in runs[:4]]
+    return ", ".join(text) + (", ..." if len(runs) > 4 else "")
+
+
+def find_cases(root: Path, first_case: int, last_case: int, census: Census | None = None) -> dict[int, Path]:
     """Case number -> folder for the cases ``first_case..last_case`` that have a segmentation.
 
-    Folders without ``segmentation.nii.gz`` (the unlabelled challenge test cases, 210-299) are
-    skipped with a warning; a segmentation without its imaging is an error (an incomplete
-    ``get_imaging`` download).
+    Folders without ``segmentation.nii.gz`` (the unlabelled challenge test cases, 210-299) and
+    case numbers of the range without a folder are skipped and counted in ``census``; a
+    segmentation without its imaging is an error (an incomplete ``get_imaging`` download).
     """
     folders = {}
     for base in (root, root / "data"):
@@ -76,15 +88,23 @@ def find_cases(root: Path, first_case: int, last_case: int) -> dict[int, Path]:
                 "`python -m starter_code.get_imaging` in the kits19 repository to download the imaging"
             )
         chosen[number] = folder
-    if unlabelled:
-        warnings.warn(
-            f"KiTS19: skipping {len(unlabelled)} case(s) without {SEGMENTATION}: {unlabelled[:5]}",
-            stacklevel=3,
-        )
     if not chosen:
         raise DatasetError(
             f"{root} holds no case_XXXXX folder with {SEGMENTATION} between cases {first_case} and "
             f"{last_case} (case folders found: {len(folders)})"
+        )
+    if census is not None:
+        census.found = len(chosen)
+        missing = [n for n in range(first_case, last_case + 1) if n not in folders]
+        census.skip(f"case folder(s) without {SEGMENTATION}", unlabelled)
+        census.skip(
+            f"case number(s) of {first_case}-{last_case} without a folder",
+            [str(n) for n in missing],
+            shown=_numbers(missing),
+        )
+        outside = [folders[n].name for n in sorted(folders) if not first_case <= n <= last_case]
+        census.skip(
+            f"case folder(s) outside first_case..last_case = {first_case}..{last_case}", outside, True
         )
     return chosen
 
@@ -139,20 +159,23 @@ def load_kits19(
         raise DatasetError(f"data.hu_min must be below data.hu_max, got {hu_min} and {hu_max}")
     shared.check_image_size(image_size)
     path = resolve_root(root)
-    cases = find_cases(path, first_case, last_case)
+    census = Census(f"KiTS19 {path} (cases {first_case}-{last_case})")
+    cases = find_cases(path, first_case, last_case, census)
     names = {f"case_{number:05d}": folder for number, folder in cases.items()}
     train, test = shared.split_cases(list(names), test_fraction, split_seed)
     val: list[str] = []
     if val_fraction > 0:
         train, val = shared.split_cases(train, val_fraction, split_seed)
     held_out = test if evaluation == "test" else val
+    unused = "the test cases, with data.evaluation = 'val'" if evaluation == "val" else "the val cases"
+    line = census.line(train, held_out, evaluation, unused)
 
     def read(name: str) -> tuple[np.ndarray, np.ndarray, shared.Spacing]:
         """A case with tumour merged into kidney if asked (no slice gains or loses foreground)."""
         image, label, spacing = read_case(names[name], hu_min, hu_max)
         return image, np.minimum(label, 1) if merge_tumour else label, spacing
 
-    return shared.case_volumes_data(
+    data = shared.case_volumes_data(
         "kits19",
         ["kidney"] if merge_tumour else ["kidney", "tumour"],
         read,
@@ -168,7 +191,10 @@ def load_kits19(
             "train_cases": len(train),
             "val_cases": len(val),
             "test_cases": len(test),
+            "cases": line,
         },
         progress="KiTS19",
         held_out_kind=evaluation,
     )
+    census.report(train, held_out, evaluation, unused, unused_expected=True)
+    return data

@@ -43,13 +43,16 @@ def parse_label_map(label_map: Mapping[Any, Any] | None, num_classes: int) -> tu
     return values, np.asarray([pairs[v] for v in values.tolist()], dtype=np.int64)
 
 
-def apply_map(raw: np.ndarray, values: np.ndarray, classes: np.ndarray, source: Path) -> np.ndarray:
-    """Class indices (uint8) of stored values; a value outside ``values`` is an error."""
+def apply_map(
+    raw: np.ndarray, values: np.ndarray, classes: np.ndarray, source: Path, what: str = "data.label_map"
+) -> np.ndarray:
+    """Class indices (uint8) of stored values; a value outside ``values`` is an error naming
+    ``what`` declares them (``data.label_map``, or dataset.json's ``labels``)."""
     found = shared.unique_values(raw)
     unknown = np.setdiff1d(found, values)
     if unknown.size:
         raise DatasetError(
-            f"{source}: label values {unknown.tolist()} are not in data.label_map (found "
+            f"{source}: label values {unknown.tolist()} are not in {what} (found "
             f"{found.tolist()}, declared {values.tolist()})"
         )
     mapped = np.zeros(raw.shape, np.uint8)

@@ -8,6 +8,10 @@
   class: its voxels count as background (the trainer has no ignore index), with a warning.
 - ``"channel_names"``: one channel is segmented; with several, ``data.channel`` (an index or a
   name) chooses it, else the loader refuses the dataset.
+- ``"numTraining"``, when given, must equal the cases in ``imagesTr``; a label in ``labelsTr``
+  without its image is an error, and so is a file whose ending differs from ``"file_ending"``
+  (the message says to correct ``file_ending``). Undeclared label values name ``"labels"``.
+- Every label must lie on its image's voxel grid (:mod:`alstrategies.data.geometry`).
 - Split: ``train_cases`` / ``test_cases`` (case names) or a seeded split (``test_fraction``,
   ``split_seed``), as the folder loader. ``imagesTs/`` (no labels) is not used.
 - Reading as the folder loader: volumes turned to RAS+ (``reorient``), ``slice_axis`` (default
@@ -23,8 +27,10 @@ import numpy as np
 
 from alstrategies.data import pairs
 from alstrategies.data import volumes as shared
+from alstrategies.data.census import Census
 from alstrategies.data.dataset_json import (
     channel_table,
+    check_count,
     choose_channel,
     classes_of,
     integer,
@@ -42,6 +48,8 @@ WHERE_TO_GET = (
     f"(nnUNet_raw/DatasetXXX_Name with {EXPECTED})"
 )
 _CHANNEL_FILE = re.compile(r"(?P<case>.+)_(?P<channel>\d{4})")
+_ANY_ENDING = re.compile(r"(?P<case>.+?)_(?P<channel>\d{4})(?P<ending>\..+)")
+_LABEL_ENDING = re.compile(r"(?P<case>.+?)(?P<ending>\.nii\.gz|\.nii|\.mha|\.nrrd|\.nhdr|\.tiff?|\.png)")
 
 
 def label_table(content: dict, path: Path) -> tuple[dict[int, str], int | None]:
@@ -65,24 +73,61 @@ def label_table(content: dict, path: Path) -> tuple[dict[int, str], int | None]:
     return by_value, ignore
 
 
-def find_cases(root: Path, ending: str, channel: int, channels: int) -> dict[str, tuple[Path, Path]]:
-    """Case -> (image of the chosen channel, label) under ``imagesTr`` and ``labelsTr``."""
+def _ending_of(path: Path, ending: str, json_path: Path, label: bool = False) -> None:
+    """An image ``CASE_XXXX<other ending>`` or a label ``CASE<other ending>``: an error that says
+    to correct ``file_ending``."""
+    match = (_LABEL_ENDING if label else _ANY_ENDING).fullmatch(path.name)
+    if match is None or match["ending"] == ending:
+        return
+    actual = match["ending"]
+    fix = (
+        f'set "file_ending": "{actual}" in {json_path}'
+        if actual in pairs.NIFTI_SUFFIXES
+        else f"convert the volumes to NIfTI (.nii.gz) and set file_ending in {json_path} to match"
+    )
+    raise DatasetError(f"{path} ends with {actual!r} but {json_path} declares file_ending {ending!r}: {fix}")
+
+
+def find_cases(
+    root: Path, ending: str, channel: int, channels: int, census: Census | None = None
+) -> dict[str, tuple[Path, Path]]:
+    """Case -> (image of the chosen channel, label) under ``imagesTr`` and ``labelsTr``; a label
+    without its image is an error, hidden files are counted in ``census``."""
     images, labels = root / "imagesTr", root / "labelsTr"
+    json_path = root / "dataset.json"
     for folder in (images, labels):
         if not folder.is_dir():
             raise DatasetError(f"{folder} is missing: an nnU-Net v2 raw dataset folder holds {EXPECTED}")
     found: dict[str, set[int]] = {}
+    hidden: list[str] = []
+    other: list[str] = []
     for path in sorted(images.iterdir()):
         if path.name.startswith(".") or not path.is_file():
+            hidden += [path.name] if path.is_file() else []
             continue
         match = _CHANNEL_FILE.fullmatch(path.name[: -len(ending)]) if path.name.endswith(ending) else None
         if match is None:
+            _ending_of(path, ending, json_path)
             raise DatasetError(
                 f"{path} is not named CASE_XXXX{ending} (the case and its 4-digit channel, as nnU-Net expects)"
             )
         found.setdefault(match["case"], set()).add(int(match["channel"]))
     if not found:
         raise DatasetError(f"{images} holds no CASE_0000{ending} image")
+    for path in sorted(labels.iterdir()):
+        if path.name.startswith(".") or not path.is_file():
+            hidden += [f"labelsTr/{path.name}"] if path.is_file() else []
+            continue
+        if not path.name.endswith(ending):
+            _ending_of(path, ending, json_path, label=True)
+            other.append(f"labelsTr/{path.name}")
+            continue
+        case = path.name[: -len(ending)]
+        if case not in found:
+            raise DatasetError(
+                f"{path} has no image: {images / f'{case}_{channel:04d}{ending}'} is missing (add the image "
+                "or remove the label)"
+            )
     cases = {}
     for case, present in found.items():
         if channel not in present:
@@ -99,6 +144,10 @@ def find_cases(root: Path, ending: str, channel: int, channels: int) -> dict[str
         if not label.is_file():
             raise DatasetError(f"{label} (the label of case {case!r}) is missing")
         cases[case] = (images / f"{case}_{channel:04d}{ending}", label)
+    if census is not None:
+        census.found = len(cases)
+        census.skip("hidden file(s)", hidden, expected=True)
+        census.skip(f"file(s) in labelsTr that are not CASE{ending} labels", other)
     return cases
 
 
@@ -146,7 +195,9 @@ def load_nnunet(
             f"{json_path} declares the ignore label {ignore}: it is not a class, and its voxels count as "
             "background (the trainer has no ignore index)"
         )
-    cases = find_cases(path, ending, chosen, len(channels))
+    census = Census(f"nnunet {path}")
+    cases = find_cases(path, ending, chosen, len(channels), census)
+    check_count(content, len(cases), json_path, "imagesTr")
     values = np.asarray(sorted(mapping), np.int64)
     reader = pairs.PairReader(
         values,
@@ -156,6 +207,7 @@ def load_nnunet(
         intensity=intensity,
         window=window,
         describe_labels="the nnU-Net layout",
+        declared_by=f"the 'labels' of {json_path}",
     )
     train, test = pairs.split(list(cases), train_cases, test_cases, test_fraction, split_seed, str(path))
 
@@ -176,4 +228,5 @@ def load_nnunet(
         split_seed=split_seed,
         info={"root": str(path), "channel": channels[chosen], "dataset": str(content.get("name", path.name))},
         describe_class=describe,
+        census=census,
     )

@@ -80,6 +80,7 @@ def read_h5(path: Path, image_key: str = "image", label_key: str | None = "label
 
     if not path.is_file():
         raise DatasetError(f"{path} is missing")
+    nifti.read_head(path)  # an unreadable file: one line that says so, not "corrupt"
     keys = [image_key] if label_key is None else [image_key, label_key]
     try:
         with h5py.File(path, "r") as handle:
