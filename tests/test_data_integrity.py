@@ -180,6 +180,13 @@ def test_prepare_prints_the_census_also_from_the_cache(tmp_path, capsys):
         assert f"nnunet {root}: 5 case(s) found, 5 used (4 training, 1 test)" in out
 
 
+def declare_num_training(root, count: int) -> None:
+    """Set ``numTraining`` in the folder's dataset.json."""
+    content = json.loads((root / "dataset.json").read_text())
+    content["numTraining"] = count
+    (root / "dataset.json").write_text(json.dumps(content))
+
+
 def test_nnunet_num_training_and_a_label_without_its_image_are_errors(tmp_path):
     root = nnunet_folder(tmp_path / "d")
     assert (
@@ -187,15 +194,12 @@ def test_nnunet_num_training_and_a_label_without_its_image_are_errors(tmp_path):
         .info["cases"]
         .endswith("5 case(s) found, 5 used (4 training, 1 test)")
     )
-    content = json.loads((root / "dataset.json").read_text())
-    content["numTraining"] = 6
-    (root / "dataset.json").write_text(json.dumps(content))
+    declare_num_training(root, 6)
     with pytest.raises(
         DatasetError, match=r"dataset.json declares numTraining = 6 but imagesTr holds 5 case\(s\)"
     ):
         load_nnunet(str(root), image_size=16)
-    content["numTraining"] = 4
-    (root / "dataset.json").write_text(json.dumps(content))
+    declare_num_training(root, 4)
     (root / "imagesTr/heart_004_0000.nii.gz").unlink()
     with pytest.raises(
         DatasetError,
@@ -208,9 +212,7 @@ def test_decathlon_num_training_is_checked(tmp_path):
     root = decathlon_folder(tmp_path / "d")
     data = load_decathlon(str(root), image_size=16)
     assert "5 case(s) found, 5 used" in data.info["cases"] and "5 hidden file(s)" in data.info["cases"]
-    content = json.loads((root / "dataset.json").read_text())
-    content["numTraining"] = 7
-    (root / "dataset.json").write_text(json.dumps(content))
+    declare_num_training(root, 7)
     with pytest.raises(
         DatasetError, match=r"declares numTraining = 7 but its 'training' list holds 5 case\(s\)"
     ):

@@ -53,13 +53,6 @@ WHERE_TO_GET = (
 )
 
 
-def _other_ending(images: str) -> str:
-    """The glob with the other NIfTI ending (``*.nii.gz`` <-> ``*.nii``), or ``""``."""
-    if images.lower().endswith(".nii.gz"):
-        return images[:-3]
-    return images + ".gz" if images.lower().endswith(".nii") else ""
-
-
 def _visible_files(paths: list[Path]) -> tuple[list[Path], list[Path]]:
     """(files, hidden files such as macOS ``._`` copies) of a glob's matches."""
     files = [p for p in paths if p.is_file()]
@@ -68,10 +61,10 @@ def _visible_files(paths: list[Path]) -> tuple[list[Path], list[Path]]:
 
 def _check_other_ending(root: Path, images: str, taken: set[Path]) -> None:
     """An image that ``images`` misses only by its NIfTI ending is an error, not a lost case."""
-    other = _other_ending(images)
+    other = shared_pairs.other_nifti_ending(images)
     missed = [p for p in _visible_files(sorted(root.glob(other)))[0] if p not in taken] if other else []
     if missed:
-        widened = images[: -len(".nii.gz")] if images.lower().endswith(".nii.gz") else images[: -len(".nii")]
+        widened = images[: images.lower().rindex(".nii")]
         raise DatasetError(
             f"{missed[0]} ({len(missed)} such file(s)) is not matched by data.images = {images!r} only "
             f"because of its ending: set data.images = {widened + '.nii*'!r} to use it, or give it the "

@@ -168,14 +168,14 @@ def load_kits19(
         train, val = shared.split_cases(train, val_fraction, split_seed)
     held_out = test if evaluation == "test" else val
     unused = "the test cases, with data.evaluation = 'val'" if evaluation == "val" else "the val cases"
-    line = census.line(train, held_out, evaluation, unused)
+    line = census.report(train, held_out, evaluation, unused, unused_expected=True)
 
     def read(name: str) -> tuple[np.ndarray, np.ndarray, shared.Spacing]:
         """A case with tumour merged into kidney if asked (no slice gains or loses foreground)."""
         image, label, spacing = read_case(names[name], hu_min, hu_max)
         return image, np.minimum(label, 1) if merge_tumour else label, spacing
 
-    data = shared.case_volumes_data(
+    return shared.case_volumes_data(
         "kits19",
         ["kidney"] if merge_tumour else ["kidney", "tumour"],
         read,
@@ -196,5 +196,3 @@ def load_kits19(
         progress="KiTS19",
         held_out_kind=evaluation,
     )
-    census.report(train, held_out, evaluation, unused, unused_expected=True)
-    return data

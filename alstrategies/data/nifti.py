@@ -60,6 +60,13 @@ def check_compression(path: Path) -> None:
         )
 
 
+def _corrupt(path: Path, error: Exception) -> DatasetError:
+    """The error for a file nibabel cannot read: a plain NIfTI named ``.gz`` says so
+    (:func:`check_compression` raises), anything else is corrupt or truncated."""
+    check_compression(path)
+    return DatasetError(f"{path} is corrupt or truncated ({error})")
+
+
 def read_volume(
     path: Path,
     dtype: type | None = None,
@@ -77,8 +84,7 @@ def read_volume(
     try:
         volume = nibabel.load(str(path))
     except Exception as error:  # nibabel raises several types for corrupt or truncated files
-        check_compression(path)
-        raise DatasetError(f"{path} is corrupt or truncated ({error})") from None
+        raise _corrupt(path, error) from None
     if len(volume.shape) < 3:
         raise DatasetError(f"{path}: expected a 3D volume, got an array of shape {tuple(volume.shape)}")
     stored = np.asarray(volume.affine, np.float64)
@@ -86,9 +92,8 @@ def read_volume(
         if reorient:
             volume = canonical(volume)
         array = volume.get_fdata(dtype=dtype) if dtype is not None else np.asarray(volume.dataobj)
-    except Exception as error:
-        check_compression(path)
-        raise DatasetError(f"{path} is corrupt or truncated ({error})") from None
+    except Exception as error:  # the data of a truncated file fail only here
+        raise _corrupt(path, error) from None
     while array.ndim > 3 and array.shape[-1] == 1:
         array = array[..., 0]
     if array.ndim == 4 and channel is not None:

@@ -156,16 +156,16 @@ class PairReader:
         return np.ascontiguousarray(image, np.float32), np.ascontiguousarray(label), spacing
 
 
+def other_nifti_ending(name: str) -> str:
+    """``name`` (a file name or a glob) with the other NIfTI ending (``.nii.gz`` <-> ``.nii``), or ``""``."""
+    if name.lower().endswith(".nii.gz"):
+        return name[:-3]
+    return name + ".gz" if name.lower().endswith(".nii") else ""
+
+
 def _other_ending(path: Path) -> str:
     """``"; label_3.nii exists ..."`` when the file is there under the other NIfTI ending."""
-    name = path.name
-    other = (
-        name[:-3]
-        if name.lower().endswith(".nii.gz")
-        else name + ".gz"
-        if name.lower().endswith(".nii")
-        else ""
-    )
+    other = other_nifti_ending(path.name)
     if other and (path.parent / other).is_file():
         return f"; {path.parent / other} exists under the other ending: make the pattern and the file agree"
     return ""
@@ -223,7 +223,7 @@ def build(
     if not 0.0 <= empty_slice_fraction <= 1.0:
         raise DatasetError(f"data.empty_slice_fraction must be between 0 and 1, got {empty_slice_fraction}")
     census = census or Census(f"{name} {root}", len(pairs))
-    line = census.line(train, test, unused="not in data.train_cases or data.test_cases")
+    line = census.report(train, test, unused="not in data.train_cases or data.test_cases")
     data = shared.case_volumes_data(
         name,
         class_names,
@@ -236,7 +236,6 @@ def build(
         root=root,
         info={**info, "train_cases": len(train), "test_cases": len(test), "cases": line},
     )
-    census.report(train, test, unused="not in data.train_cases or data.test_cases")
     warn_mixed_planes(reader.planes, reader.slice_axis if reader.slice_axis is not None else "auto")
     warn_empty_classes(data, describe_class)
     return data
