@@ -205,7 +205,7 @@ class Experiment:
         if read_record(path) is not None:
             return
         everything = np.arange(self.data.pool_size)
-        init = self._warm_start_state("", seed, 0, network)
+        init = self._warm_start_state("", seed, 0, network) if self.train_config.full_warm_start else None
         _, record = self.rounds.train_and_evaluate(seed, everything, "full", init=init, network=network)
         record.round, record.budget = len(self.budgets), 1.0
         write_record(path, record.to_dict())

@@ -76,6 +76,7 @@ class TrainConfig:
     device: str = "auto"
     eval_batch_size: int = 64
     warm_start: bool = False
+    full_warm_start: bool = True  # with warm_start, the 100 % model continues round 0; False: cold
     threads: int = 1  # per training, whatever the executor or core count: numbers never depend on them
 
     @classmethod

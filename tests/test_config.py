@@ -117,8 +117,8 @@ def test_lr_schedule_and_stage_iterations_are_checked():
 
 
 def test_acdc_cpu_preset_makes_the_100_percent_model_an_upper_bound_by_construction() -> None:
-    """Warm-started: the 100 % model has at least the iterations of any chain's final model
-    since the same cold start, on every budget of the paper, one thread per worker."""
+    """Warm-started chains, a cold 100 % model: it has at least the iterations of any chain's
+    final model since the chain's cold start, on every budget of the paper, one thread per worker."""
     config = load_config(CONFIGS / "acdc_cpu.toml")
     train, protocol = TrainConfig.from_dict(config["train"]), config["protocol"]
     pool = 1312  # ACDC's SSL4MIS training split, in slices
@@ -140,9 +140,10 @@ def test_acdc_cpu_preset_makes_the_100_percent_model_an_upper_bound_by_construct
     chain = train.num_iterations(budgets[0].count, "round0") + sum(
         train.num_iterations(b.count, "round") for b in budgets[1:]
     )
-    full = train.num_iterations(budgets[0].count, "round0") + train.num_iterations(pool, "full")
-    assert full >= chain
-    assert protocol["seeds"] == [0, 1, 2, 3, 4]
+    assert not train.full_warm_start
+    full = train.num_iterations(pool, "full")
+    assert full >= chain == 900
+    assert protocol["seeds"] == list(range(8))
 
 
 def test_the_cpu_asr_ablation_trains_the_presets_100_percent_model() -> None:
@@ -150,6 +151,8 @@ def test_the_cpu_asr_ablation_trains_the_presets_100_percent_model() -> None:
     # the committed ablation reuses results/acdc_cpu's 100 % models, trained before the preset's
     # warm rounds moved to the calibrated schedule: the same training but for the warm keys
     committed = {"warm_schedule": "restart", "warm_lr_factor": 1.0}
+    preset["train"]["full_warm_start"] = True  # ... and whose 100 % models were 400 warm iterations
+    preset["train"]["full_iterations"] = 400
     assert ablation["train"] == {**preset["train"], **committed}
     assert (preset["train"]["warm_schedule"], preset["train"]["warm_lr_factor"]) == ("linear", 0.3)
     assert ablation["model"] == preset["model"]

@@ -88,6 +88,17 @@ def test_warm_started_rounds_begin_from_the_previous_rounds_weights(tiny_config,
     assert not _same_weights(starts[12], fresh) and not _same_weights(starts[12], starts[9])
 
 
+def test_a_cold_100_percent_model_begins_from_the_seeded_initialisation(tiny_config, tmp_path, fit_spy):
+    """``train.full_warm_start = false``: the rounds stay warm, the 100 % model starts fresh."""
+    config = tiny_config("train.warm_start=true", "train.full_warm_start=false", "snapshots.checkpoints=true")
+    _run(config, tmp_path)
+    starts = dict(fit_spy)
+    fresh = build_model(config["model"], 4, 1, seed=0).state_dict()
+    round0 = torch.load(tmp_path / "checkpoints" / "seed_0_round0.pt", weights_only=True)
+    assert _same_weights(starts[9], round0)  # round 1 still continues round 0
+    assert _same_weights(starts[30], fresh) and not _same_weights(starts[30], round0)
+
+
 def test_cold_started_rounds_begin_from_the_seeded_initialisation(tiny_config, tmp_path, fit_spy):
     config = tiny_config("snapshots.checkpoints=true", "protocol.seeds=[1]")
     _run(config, tmp_path)

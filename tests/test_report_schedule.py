@@ -43,6 +43,18 @@ def test_cold_trainings_count_only_their_own_iterations(tmp_path):
     assert check.full_is_bound_by_construction
 
 
+def test_a_cold_100_percent_model_beside_warm_chains_counts_only_its_own_iterations(tmp_path):
+    (tmp_path / "config.json").write_text(
+        json.dumps({"train": {"warm_start": True, "full_warm_start": False}})
+    )
+    check = schedule_check(_results(full_iterations=150), tmp_path)
+    assert check.chain_iterations == 120 and check.full_iterations == 150  # not 100 + 150
+    assert check.warm_start is False and check.full_is_bound_by_construction
+    assert "(cold-started): the 100 % model has 150 iterations" in "\n".join(schedule_markdown(check))
+    short = schedule_check(_results(full_iterations=110), tmp_path)
+    assert not short.full_is_bound_by_construction
+
+
 def test_the_100_percent_mean_is_compared_with_the_best_budget_mean():
     check = schedule_check(_results(full_dice=0.72))
     best = (0.72 + 0.73) / 2  # margin at 30 %: 0.72 and 0.73 over the two seeds

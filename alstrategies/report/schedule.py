@@ -25,7 +25,7 @@ from alstrategies.run_log import invocation_minutes
 class ScheduleCheck:
     """The facts of :func:`schedule_check`; NaN or None where the run does not say."""
 
-    warm_start: bool | None
+    warm_start: bool | None  # whether the 100 % model continued round 0 (None: not recorded)
     round0_mean: float
     round0_std: float
     round0_models: int  # one per seed, or per (seed, network) with protocol.networks = "paper"
@@ -61,9 +61,11 @@ def _since_start(rows: pd.DataFrame, warm: bool) -> int:
 def schedule_check(results: pd.DataFrame, run_dir: str | Path | None = None) -> ScheduleCheck:
     """The :class:`ScheduleCheck` of ``results`` (and its run folder ``run_dir``, when given)."""
     layout = RunLayout(run_dir) if run_dir is not None else None
-    warm = None
+    warm = full_warm = None
     if layout is not None and layout.config.is_file():
-        warm = bool(json.loads(layout.config.read_text()).get("train", {}).get("warm_start", False))
+        train = json.loads(layout.config.read_text()).get("train", {})
+        warm = bool(train.get("warm_start", False))
+        full_warm = warm and bool(train.get("full_warm_start", True))
     curve = results[results["budget"] < 1.0]
     full = results[results["budget"] >= 1.0]
     first = curve[curve["round"] == 0].drop_duplicates(["seed", "dice"])  # one per (seed, network)
@@ -75,7 +77,7 @@ def schedule_check(results: pd.DataFrame, run_dir: str | Path | None = None) -> 
         totals = []
         for (strategy, seed), rows in full.groupby(["strategy", "seed"]):
             start = curve[(curve["strategy"] == strategy) & (curve["seed"] == seed) & (curve["round"] == 0)]
-            before = int(start["iterations"].sum()) if warm else 0
+            before = int(start["iterations"].sum()) if full_warm else 0
             totals.append(before + int(rows["iterations"].iloc[0]))
         full_iterations = min(totals, default=0)
     margin, best, best_mean = float("nan"), None, float("nan")
@@ -106,7 +108,7 @@ def schedule_check(results: pd.DataFrame, run_dir: str | Path | None = None) -> 
                 threads.add(int(record["torch_threads"]))
         wall = invocation_minutes(layout.log) if layout.log.is_file() else []
     return ScheduleCheck(
-        warm_start=warm,
+        warm_start=full_warm,
         round0_mean=float(first["dice"].mean()) if len(first) else float("nan"),
         round0_std=float(first["dice"].std(ddof=1)) if len(first) > 1 else float("nan"),
         round0_models=len(first),
