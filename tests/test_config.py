@@ -148,13 +148,9 @@ def test_acdc_cpu_preset_makes_the_100_percent_model_an_upper_bound_by_construct
 
 def test_the_cpu_asr_ablation_trains_the_presets_100_percent_model() -> None:
     preset, ablation = load_config(CONFIGS / "acdc_cpu.toml"), load_config(CONFIGS / "ablation_asr_cpu.toml")
-    # the committed ablation reuses results/acdc_cpu's 100 % models, trained before the preset's
-    # warm rounds moved to the calibrated schedule: the same training but for the warm keys
-    committed = {"warm_schedule": "restart", "warm_lr_factor": 1.0}
-    preset["train"]["full_warm_start"] = True  # ... and whose 100 % models were 400 warm iterations
-    preset["train"]["full_iterations"] = 400
-    assert ablation["train"] == {**preset["train"], **committed}
-    assert (preset["train"]["warm_schedule"], preset["train"]["warm_lr_factor"]) == ("linear", 0.3)
+    # the same cold 100 % model (its length is calibrated and set on the command line), no reuse
+    assert ablation["train"] == preset["train"] and not ablation["train"]["full_warm_start"]
+    assert not ablation["grid"].get("reuse") and ablation["protocol"]["seeds"] == [0, 1, 2, 3, 4]
     assert ablation["model"] == preset["model"]
     assert ablation["data"] == preset["data"]
     assert set(ablation["grid"]["variants"]) == {"none", "add", "concat", "attention"}

@@ -158,6 +158,8 @@ def test_paired_differences_between_variants_match_a_hand_computed_t_test(tmp_pa
         assert row.mean_diff == pytest.approx(mean) and row.statistic == pytest.approx(t)
         assert row.p_raw == pytest.approx(p)
         assert row.ci_low <= mean <= row.ci_high and min(d) <= row.ci_low and row.ci_high <= max(d)
+        half = stats.t.ppf(0.975, n - 1) * sd / n**0.5
+        assert (row.t_low, row.t_high) == pytest.approx((mean - half, mean + half))
     order = np.argsort(raw)
     holm, running = np.empty(3), 0.0
     for rank, index in enumerate(order):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats
 
 from alstrategies.errors import RecordError
 from alstrategies.report.decomposition import network_query_split, split_summary, write_network_query_split
@@ -99,11 +100,54 @@ def test_writer_writes_markdown_and_csv(tmp_path):
     paper.to_csv(tmp_path / "paper" / "results.csv", index=False)
     md, csv = write_network_query_split(tmp_path / "shared", tmp_path / "paper", tmp_path / "out")
     table = pd.read_csv(csv)
-    assert table["seed"].astype(str).tolist() == ["0", "1", "2", "mean", "std"]
+    assert table["seed"].astype(str).tolist() == ["0", "1", "2", "mean", "std", "t_low", "t_high", "p"]
     mean = table[table.seed == "mean"].iloc[0]
     assert mean["query"] == pytest.approx(0.02) and mean["network"] == pytest.approx(0.05)
     text = md.read_text()
     line = next(line for line in text.splitlines() if line.startswith("| query |"))
-    assert "2.00 ± 1.00" in line and line.endswith("| 2.00 | 3.00 | 1.00 |")
+    half = stats.t.ppf(0.975, 2) * 1.0 / np.sqrt(3)  # query: 2, 3, 1 points
+    assert f"| 2.00 ± 1.00 | [{2 - half:.2f}, {2 + half:.2f}] |" in line
+    assert line.endswith("| 2.00 | 3.00 | 1.00 |")
     with pytest.raises(RecordError, match="results.csv"):
         write_network_query_split(tmp_path / "missing", tmp_path / "paper", tmp_path / "out")
+
+
+def test_intervals_and_p_values_match_a_one_sample_t_test():
+    split = network_query_split(*runs())
+    summary = split_summary(split).set_index("component")
+    for component in ("query", "network"):  # total is the same on every seed here
+        values = split[component].to_numpy()
+        half = stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / np.sqrt(len(values))
+        assert summary.loc[component, "t_low"] == pytest.approx(values.mean() - half)
+        assert summary.loc[component, "t_high"] == pytest.approx(values.mean() + half)
+        assert summary.loc[component, "p"] == pytest.approx(stats.ttest_1samp(values, 0.0).pvalue)
+
+
+def test_a_paper_run_with_random_only_takes_sbc_al_from_the_shared_run(tmp_path):
+    """Each network under its own schedule: the paper run trains only Random's U-Net; total is
+    SBCNet's SBC-AL against the U-Net's Random, there is no residual, and the round-0 Dice of
+    both networks stand beside the parts."""
+    shared, paper = runs(sbc_paper_extra=0.5)  # the paper run's sbc_al must not be read
+    paper = paper[paper.strategy == "random"].copy()
+    paper.loc[paper["round"] == 0, "dice"] -= 0.1  # the U-Net's round 0 lower still
+    split = network_query_split(shared, paper).set_index("seed")
+    assert "residual" not in split
+    for s in SEEDS:
+        assert split.loc[s, "total"] == pytest.approx(
+            split.loc[s, "query"] + split.loc[s, "network"], abs=1e-12
+        )
+    assert not np.allclose(split["network"], list(NETWORK.values()))  # the lower round 0 counts
+    for name, frame in (("shared", shared), ("paper", paper)):
+        (tmp_path / name).mkdir()
+        frame.to_csv(tmp_path / name / "results.csv", index=False)
+    md, csv = write_network_query_split(tmp_path / "shared", tmp_path / "paper", tmp_path / "out")
+    assert "residual" not in pd.read_csv(csv).columns
+    text = md.read_text()
+    assert "no residual" in text and "| residual |" not in text
+    unet = next(line for line in text.splitlines() if line.startswith("| unet |"))
+    sbcnet = next(line for line in text.splitlines() if line.startswith("| sbcnet |"))
+    first = {s: 0.4 + 0.01 * s + BUDGETS[0] for s in SEEDS}  # _curve's round-0 value without gain
+    assert sbcnet.endswith(" | ".join(f"{100 * (first[s] + NETWORK[s]):.2f}" for s in SEEDS) + " |")
+    assert unet.endswith(" | ".join(f"{100 * (first[s] - 0.1):.2f}" for s in SEEDS) + " |")
+    with pytest.raises(RecordError, match="random"):
+        network_query_split(shared, paper[paper.strategy != "random"].assign(strategy="margin"))
