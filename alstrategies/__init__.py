@@ -1,8 +1,9 @@
 """alstrategies: benchmark active-learning query strategies for medical image segmentation.
 
 The library holds the strategy interface and registry, SBC-AL, models, datasets, the shared
-trainer, metrics, the active-learning loop and reporting. Baseline strategies live in the
-``baselines`` package and register through entry points.
+trainer, metrics, the active-learning loop and reporting. The baseline strategies
+(``alstrategies.baselines``) and the executors (``alstrategies.executors``) register through
+entry points, as plug-ins do: the core never imports them.
 
 The plug-in contract is importable from the package itself (loaded on first use, so that
 ``import alstrategies`` stays cheap): :class:`QueryStrategy`, :class:`RankingStrategy`,

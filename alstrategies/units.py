@@ -180,6 +180,6 @@ class Schedulable(Protocol):
 
 
 class Executor(Protocol):
-    """Runs the work units of a run (see ``benchmarks/executors``)."""
+    """Runs the work units of a run (see ``alstrategies/executors``)."""
 
     def execute(self, run: Schedulable) -> None: ...

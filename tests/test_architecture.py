@@ -1,5 +1,6 @@
 """The layout rules of docs/architecture.md: no import circle among the library's modules, small
-modules, and dependencies that flow one way (the library never imports baselines/benchmarks)."""
+modules, and dependencies that flow one way (the core never imports the built-in strategies or
+executors, which register like plug-ins, nor the repository's ``benchmarks``)."""
 
 from __future__ import annotations
 
@@ -132,9 +133,20 @@ def test_modules_stay_small(name):
     assert lines <= MAX_LINES, f"{name} has {lines} lines; split it by concept (docs/architecture.md)"
 
 
-def test_the_library_never_imports_baselines_or_benchmarks():
+#: The packages that register through entry points: the core reaches them only by name.
+PLUGGED_IN = ("alstrategies.baselines", "alstrategies.executors")
+
+
+def _inside(name: str, package: str) -> bool:
+    return name == package or name.startswith(package + ".")
+
+
+def test_the_core_never_imports_the_built_in_plug_ins_or_benchmarks():
+    """``benchmarks`` is repository tooling; the built-in strategies and executors are reached
+    through the registry (entry points), exactly as a plug-in is."""
     offenders = []
     for name, path in _modules().items():
+        plugged = next((p for p in PLUGGED_IN if _inside(name, p)), None)
         for node in ast.walk(ast.parse(path.read_text())):
             modules = (
                 [a.name for a in node.names]
@@ -144,6 +156,37 @@ def test_the_library_never_imports_baselines_or_benchmarks():
                 else []
             )
             offenders += [
-                f"{name} imports {m}" for m in modules if m.split(".")[0] in ("baselines", "benchmarks")
+                f"{name} imports {m}"
+                for m in modules
+                if m.split(".")[0] in ("baselines", "benchmarks")
+                or any(_inside(m, p) and p != plugged for p in PLUGGED_IN)
             ]
     assert not offenders
+
+
+def test_the_distribution_installs_one_top_level_package():
+    """``pip install`` puts ``alstrategies`` and its subpackages on the path, nothing else (no
+    generic ``baselines`` or ``benchmarks`` that another distribution could shadow)."""
+    import fnmatch
+    import tomllib
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    include = config["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = [p.parent.relative_to(ROOT) for p in ROOT.rglob("__init__.py") if ".venv" not in p.parts]
+    found = {
+        ".".join(p.parts) for p in packages if any(fnmatch.fnmatch(".".join(p.parts), i) for i in include)
+    }
+    assert {name.split(".")[0] for name in found} == {"alstrategies"}
+    assert {"alstrategies.baselines", "alstrategies.executors"} <= set(found)
+    groups = config["project"]["entry-points"]
+    targets = [target for group in groups.values() for target in group.values()]
+    assert targets and all(target.startswith("alstrategies.") for target in targets)
+
+
+def test_a_worker_process_imports_no_plotting_code():
+    import subprocess
+    import sys
+
+    probe = "import alstrategies.worker, sys; print('matplotlib' in sys.modules)"
+    found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "False"

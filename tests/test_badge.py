@@ -11,10 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from alstrategies.baselines.badge import BADGEStrategy, gradient_embeddings, kmeans_pp_seeding
 from alstrategies.conformance.fixtures import tiny_context, tiny_model
 from alstrategies.errors import StrategyContractError
 from alstrategies.types import ModelOutput
-from baselines.badge import BADGEStrategy, gradient_embeddings, kmeans_pp_seeding
 
 
 def autograd_embedding(head: nn.Conv2d, features: torch.Tensor, bias: bool) -> torch.Tensor:

@@ -9,6 +9,7 @@ import pytest
 import torch
 from torch import nn
 
+from alstrategies.baselines.bald import BALDStrategy
 from alstrategies.errors import ConfigError
 from alstrategies.mc_dropout import EntropySums, MCDropoutSampler, Workspace, fast_dropout
 from alstrategies.models import build_model
@@ -16,7 +17,6 @@ from alstrategies.registry import STRATEGIES
 from alstrategies.seeding import torch_seed
 from alstrategies.strategy import QueryContext, RankingStrategy
 from alstrategies.types import ModelOutput
-from baselines.bald import BALDStrategy
 
 
 def _unet(dropout: bool = True) -> nn.Module:

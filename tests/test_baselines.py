@@ -10,6 +10,15 @@ import pytest
 import torch
 from torch import nn
 
+from alstrategies.baselines.mean_std import MeanSTDStrategy
+from alstrategies.baselines.uncertainty import (
+    LeastConfidenceStrategy,
+    MarginStrategy,
+    MaxEntropyStrategy,
+    entropy_map,
+    least_confidence_map,
+    margin_map,
+)
 from alstrategies.mc_dropout import (
     DropoutMasks,
     MCDropoutSampler,
@@ -23,15 +32,6 @@ from alstrategies.mc_dropout import (
 from alstrategies.models import build_model
 from alstrategies.strategy import QueryContext
 from alstrategies.types import ModelOutput
-from baselines.mean_std import MeanSTDStrategy
-from baselines.uncertainty import (
-    LeastConfidenceStrategy,
-    MarginStrategy,
-    MaxEntropyStrategy,
-    entropy_map,
-    least_confidence_map,
-    margin_map,
-)
 
 # Three 1 x 2 "images" of class probabilities (C = 3), pixel by pixel:
 #   image 0: a = (0.5, 0.25, 0.25), b = (0.7, 0.2, 0.1)

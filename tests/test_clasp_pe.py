@@ -9,10 +9,7 @@ import pytest
 import torch
 from torch import nn
 
-from alstrategies.errors import ConfigError
-from alstrategies.strategy import QueryContext
-from alstrategies.types import ModelOutput
-from baselines.clasp_pe import (
+from alstrategies.baselines.clasp_pe import (
     BETA_END,
     BETA_START,
     CLASS_SHARE,
@@ -22,6 +19,9 @@ from baselines.clasp_pe import (
     scheduled_beta,
     stratified_power_draw,
 )
+from alstrategies.errors import ConfigError
+from alstrategies.strategy import QueryContext
+from alstrategies.types import ModelOutput
 
 
 class LogitsAreTheImage(nn.Module):

@@ -275,7 +275,7 @@ def test_check_strategy_reports_a_misnamed_or_foreign_class():
         name = "random"
 
     results = _by_check(check_strategy(Misnamed, heads="plain"))
-    assert "'random' is already registered to baselines.random_sampling.RandomStrategy" in (
+    assert "'random' is already registered to alstrategies.baselines.random_sampling.RandomStrategy" in (
         results["registered"].message
     )
     only = check_strategy(dict)
@@ -286,7 +286,7 @@ def test_check_strategy_reports_a_misnamed_or_foreign_class():
 def test_error_classes_of_the_conformance_module():
     assert StrategyLoadError is errors.StrategyLoadError
     with pytest.raises(errors.StrategyLoadError, match="no attribute 'NoSuchClass'") as caught:
-        load_class("baselines.random_sampling:NoSuchClass")
+        load_class("alstrategies.baselines.random_sampling:NoSuchClass")
     assert isinstance(caught.value, ValueError)
     # NotApplicable only tells the runner to skip a check: not a user-facing error
     assert issubclass(NotApplicable, Exception) and not issubclass(NotApplicable, errors.AlstrategiesError)

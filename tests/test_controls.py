@@ -12,12 +12,12 @@ import torch
 from torch import nn
 
 from alstrategies import errors
+from alstrategies.baselines.confident import ConfidentStrategy
+from alstrategies.baselines.oracle import OracleStrategy
+from alstrategies.baselines.uncertainty import MaxEntropyStrategy
 from alstrategies.registry import STRATEGIES
 from alstrategies.strategy import QueryContext, is_control
 from alstrategies.types import ModelOutput
-from baselines.confident import ConfidentStrategy
-from baselines.oracle import OracleStrategy
-from baselines.uncertainty import MaxEntropyStrategy
 
 NUM_CLASSES = 3
 

@@ -9,11 +9,11 @@ import pytest
 import torch
 from torch import nn
 
+from alstrategies.baselines.coreset import CoreSetStrategy, k_center_greedy
+from alstrategies.baselines.embedding import min_squared_distances, pool_embeddings
 from alstrategies.conformance.fixtures import tiny_context, tiny_model
 from alstrategies.strategy import QueryContext
 from alstrategies.types import ModelOutput
-from baselines.coreset import CoreSetStrategy, k_center_greedy
-from baselines.embedding import min_squared_distances, pool_embeddings
 
 
 class FeatureModel(nn.Module):

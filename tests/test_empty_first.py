@@ -8,12 +8,12 @@ import pytest
 import torch
 from torch import nn
 
+from alstrategies.baselines.empty_first import EmptyFirstStrategy
+from alstrategies.baselines.random_foreground import RandomForegroundOracleStrategy
 from alstrategies.errors import ConfigError
 from alstrategies.registry import STRATEGIES
 from alstrategies.strategy import QueryContext
 from alstrategies.types import ModelOutput
-from baselines.empty_first import EmptyFirstStrategy
-from baselines.random_foreground import RandomForegroundOracleStrategy
 
 POOL, H, W = 40, 6, 6
 #: The slices whose true label holds foreground (a minority: 12 of 40).

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 
 from alstrategies.config import load_config
+from alstrategies.executors.local import LocalExecutor
+from alstrategies.executors.ray_executor import RayExecutor
 from alstrategies.loop import Experiment, WorkUnit
 from alstrategies.records import RunLayout
-from benchmarks.executors.local import LocalExecutor
-from benchmarks.executors.ray_executor import RayExecutor
 from tests.conftest import TINY
 
 STRATEGIES = ["random", "max_entropy"]
@@ -70,7 +70,7 @@ def test_thread_counts_come_from_the_config_never_the_machine(tmp_path, monkeypa
     the core count or the executor's CPU share: thread counts change the float results."""
     import torch
 
-    import benchmarks.executors.local as local
+    import alstrategies.executors.local as local
 
     previous = torch.get_num_threads()
     try:
@@ -213,7 +213,7 @@ def test_a_run_killed_mid_chain_retrains_no_recorded_round(reference, tmp_path, 
 @pytest.mark.slow
 def test_ray_executor_matches_local_and_a_killed_ray_run_resumes(reference, tmp_path, config_file):
     pytest.importorskip("ray", reason="the ray extra is not installed (pip install 'alstrategies[ray]')")
-    from benchmarks.executors.ray_executor import RayExecutor
+    from alstrategies.executors.ray_executor import RayExecutor
 
     Experiment(_config(), tmp_path / "ray", strategies=STRATEGIES, progress=False).run(
         RayExecutor(num_cpus=2)

@@ -23,6 +23,9 @@ import pytest
 import torch
 from torch import nn
 
+from alstrategies.baselines.clasp_pe import ClaSPPEStrategy
+from alstrategies.baselines.random_foreground import RandomForegroundStrategy, foreground_quota
+from alstrategies.baselines.stratified_random import position_strata
 from alstrategies.config import load_config
 from alstrategies.data import load_synthetic
 from alstrategies.layout import RunLayout
@@ -31,9 +34,6 @@ from alstrategies.records import read_record
 from alstrategies.report.batch_diagnostics import batch_diagnostics_table
 from alstrategies.training.round import RoundTrainer
 from alstrategies.types import ModelOutput
-from baselines.clasp_pe import ClaSPPEStrategy
-from baselines.random_foreground import RandomForegroundStrategy, foreground_quota
-from baselines.stratified_random import position_strata
 
 EMPTY_POSITIONS = (0, 1, 4)
 STRATEGIES = ["random", "random_foreground", "random_foreground_oracle", "stratified_random", "clasp_pe"]

@@ -15,11 +15,11 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from alstrategies.baselines.mean_std import MeanSTDStrategy
+from alstrategies.baselines.vaal import VAE, Discriminator, VAALStrategy
 from alstrategies.models import build_model
 from alstrategies.strategy import QueryContext
 from alstrategies.types import ModelOutput
-from baselines.mean_std import MeanSTDStrategy
-from baselines.vaal import VAE, Discriminator, VAALStrategy
 
 
 # -- MeanSTD ------------------------------------------------------------------------------------------

@@ -316,7 +316,7 @@ def test_weights_digest_tells_models_apart():
 def test_evaluation_and_queries_run_in_full_precision_unless_asked(tiny_config, tmp_path, monkeypatch):
     """bf16 (train.amp) is for training steps; measured and ranked predictions are fp32."""
     import alstrategies.training.round as loop
-    from baselines.random_sampling import RandomStrategy
+    from alstrategies.baselines.random_sampling import RandomStrategy
 
     seen = {"evaluate": [], "query": []}
     original_evaluate, original_select = loop.evaluate, RandomStrategy.select

@@ -7,14 +7,14 @@ import pytest
 import torch
 from torch import nn
 
-from alstrategies.errors import ConfigError
-from alstrategies.strategy import QueryContext
-from alstrategies.types import ModelOutput
-from baselines.random_foreground import (
+from alstrategies.baselines.random_foreground import (
     RandomForegroundOracleStrategy,
     RandomForegroundStrategy,
     foreground_quota,
 )
+from alstrategies.errors import ConfigError
+from alstrategies.strategy import QueryContext
+from alstrategies.types import ModelOutput
 
 POOL, H, W = 60, 8, 8
 

@@ -172,11 +172,11 @@ def test_score_strategy_is_a_ranking_strategy_and_score_pool_is_its_score():
 
 
 def test_baselines_only_implement_score_on_the_ranking_base():
-    from baselines.bald import BALDStrategy
-    from baselines.mc_dropout_strategy import MCDropoutStrategy
-    from baselines.mean_std import MeanSTDStrategy
-    from baselines.uncertainty import LeastConfidenceStrategy, MarginStrategy, MaxEntropyStrategy
-    from baselines.vaal import VAALStrategy
+    from alstrategies.baselines.bald import BALDStrategy
+    from alstrategies.baselines.mc_dropout_strategy import MCDropoutStrategy
+    from alstrategies.baselines.mean_std import MeanSTDStrategy
+    from alstrategies.baselines.uncertainty import LeastConfidenceStrategy, MarginStrategy, MaxEntropyStrategy
+    from alstrategies.baselines.vaal import VAALStrategy
 
     for factory in (MeanSTDStrategy, VAALStrategy, BALDStrategy):
         assert issubclass(factory, RankingStrategy) and not issubclass(factory, ScoreStrategy)
@@ -245,8 +245,8 @@ def test_source_and_forward_passes_are_declared_on_the_base_and_set_on_the_built
 
 
 def test_required_heads_is_declared_on_the_base():
+    from alstrategies.baselines.random_sampling import RandomStrategy
     from alstrategies.sbcal.strategy import SBCALStrategy
-    from baselines.random_sampling import RandomStrategy
 
     assert QueryStrategy.required_heads is None
     assert RandomStrategy.required_heads is None

@@ -11,11 +11,11 @@ import pytest
 import torch
 from torch import nn
 
+from alstrategies.baselines.stratified_random import StratifiedRandomStrategy, position_strata
 from alstrategies.errors import ConfigError
 from alstrategies.registry import STRATEGIES
 from alstrategies.strategy import QueryContext
 from alstrategies.types import slice_positions
-from baselines.stratified_random import StratifiedRandomStrategy, position_strata
 
 #: An imbalanced pool: volumes of very different depths, listed out of slicing order.
 DEPTHS = {"a": 3, "b": 7, "c": 12, "d": 4, "e": 10}

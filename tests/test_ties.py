@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
+from alstrategies.baselines.uncertainty import MaxEntropyStrategy
 from alstrategies.registry import STRATEGIES
 from alstrategies.strategy import QueryContext, RankingStrategy, top_k
 from alstrategies.types import ModelOutput
-from baselines.uncertainty import MaxEntropyStrategy
 
 
 class _Fixed(RankingStrategy):

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from alstrategies.baselines.kmeans import assign, kmeans, kmeans_plus_plus
+from alstrategies.baselines.typiclust import TypiClustStrategy, cluster_typicality, pick_typical, typicality
 from alstrategies.conformance.fixtures import tiny_context, tiny_model
-from baselines.kmeans import assign, kmeans, kmeans_plus_plus
-from baselines.typiclust import TypiClustStrategy, cluster_typicality, pick_typical, typicality
 from tests.test_coreset import context_for
 
 

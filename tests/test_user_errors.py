@@ -187,7 +187,7 @@ def test_zero_workers_is_one_line(tmp_path, capsys):
 
 
 def test_ray_options_and_a_missing_ray(monkeypatch):
-    from benchmarks.executors.ray_executor import INSTALL_HINT, RayExecutor
+    from alstrategies.executors.ray_executor import INSTALL_HINT, RayExecutor
 
     with pytest.raises(ConfigError, match="executor.cpus_per_chain must be > 0"):
         RayExecutor(cpus_per_chain=0)

@@ -9,10 +9,10 @@ import pytest
 import torch
 from torch import nn
 
+from alstrategies.baselines.vaal import VAE, Discriminator, VAALHistory, VAALStrategy
 from alstrategies.data.synthetic import load_synthetic
 from alstrategies.models import build_model
 from alstrategies.strategy import QueryContext
-from baselines.vaal import VAE, Discriminator, VAALHistory, VAALStrategy
 
 SEED = 1
 

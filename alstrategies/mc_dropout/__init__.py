@@ -1,6 +1,6 @@
 """Monte-Carlo dropout: T stochastic forward passes with only the dropout modules in train mode.
 
-The machinery behind Mean STD (``baselines/mean_std.py``) and BALD (``baselines/bald.py``), for
+The machinery behind Mean STD (``alstrategies/baselines/mean_std.py``) and BALD (``alstrategies/baselines/bald.py``), for
 any strategy that needs several stochastic passes per image (variation ratios, ...).
 :class:`MCDropoutSampler` puts a model in MC-dropout mode (:func:`mc_dropout`: BatchNorm and
 everything else stay in eval mode; ``model.train()`` would be the classic bug), seeds the masks

@@ -126,7 +126,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         id="mean-std-lowest-first",
         description="MeanSTD queries the lowest std first",
-        path="baselines/mean_std.py",
+        path="alstrategies/baselines/mean_std.py",
         old="return moments.std().mean(dim=1)",
         new="return -moments.std().mean(dim=1)",
         tests=BASELINE_GUARDS,
@@ -135,7 +135,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         id="vaal-no-adversarial-term",
         description="VAAL's VAE loss loses lambda x [BCE(D(mu_l), 1) + BCE(D(mu_u), 1)]",
-        path="baselines/vaal.py",
+        path="alstrategies/baselines/vaal.py",
         old="loss = rec_l + rec_u + self.beta * (kld_l + kld_u) + self.adversary_weight * fool",
         new="loss = rec_l + rec_u + self.beta * (kld_l + kld_u)",
         tests=BASELINE_GUARDS,
@@ -144,7 +144,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         id="vaal-ignores-kld-reduction",
         description="VAAL averages the KL term whatever kld_reduction says",
-        path="baselines/vaal.py",
+        path="alstrategies/baselines/vaal.py",
         old='return terms.mean() if self.kld_reduction == "mean" else terms.sum()',
         new="return terms.mean()",
         tests=BASELINE_GUARDS,

@@ -23,10 +23,10 @@ import numpy as np
 import pytest
 import torch
 
+from alstrategies.baselines.badge import BADGEStrategy, kmeans_pp_seeding
 from alstrategies.data.synthetic import load_synthetic
 from alstrategies.models import build_model
 from alstrategies.strategy import QueryContext
-from baselines.badge import BADGEStrategy, kmeans_pp_seeding
 
 SIZE = 48
 PATIENTS = 164  # x 8 slices = 1312, ACDC's training pool

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import torch
 
-from baselines.bald import BALDStrategy
-from baselines.mean_std import MeanSTDStrategy
+from alstrategies.baselines.bald import BALDStrategy
+from alstrategies.baselines.mean_std import MeanSTDStrategy
 from benchmarks.perf.conftest import interleaved
 from benchmarks.perf.test_baselines_perf import _query, inference_pass, setting  # noqa: F401 (fixture)
 

@@ -22,13 +22,13 @@ import numpy as np
 import pytest
 import torch
 
+from alstrategies.baselines.mean_std import MeanSTDStrategy
+from alstrategies.baselines.uncertainty import LeastConfidenceStrategy, MarginStrategy, MaxEntropyStrategy
+from alstrategies.baselines.vaal import VAALStrategy
 from alstrategies.data.synthetic import load_synthetic
 from alstrategies.models import build_model
 from alstrategies.strategy import QueryContext, QueryStrategy, ScoreStrategy, reduce_pixels
 from alstrategies.types import ModelOutput
-from baselines.mean_std import MeanSTDStrategy
-from baselines.uncertainty import LeastConfidenceStrategy, MarginStrategy, MaxEntropyStrategy
-from baselines.vaal import VAALStrategy
 
 SIZE = 48
 QUERY_BATCH = 64

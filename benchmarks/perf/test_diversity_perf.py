@@ -31,10 +31,10 @@ import numpy as np
 import pytest
 import torch
 
+from alstrategies.baselines.coreset import CoreSetStrategy, coreset_selection
+from alstrategies.baselines.typiclust import TypiClustStrategy
 from alstrategies.models import build_model
 from alstrategies.strategy import QueryContext
-from baselines.coreset import CoreSetStrategy, coreset_selection
-from baselines.typiclust import TypiClustStrategy
 from benchmarks.perf.conftest import interleaved
 
 POOL = 1312  # ACDC's 70 training patients, ED and ES frames, all slices

@@ -5,7 +5,7 @@ the same atomic records, so a run may be resumed with either. They register thro
 entry-point group ``alstrategies.executors`` (``alstrategies run --executor NAME``).
 """
 
-from benchmarks.executors.local import LocalExecutor
-from benchmarks.executors.scheduling import UnitScheduler
+from alstrategies.executors.local import LocalExecutor
+from alstrategies.executors.scheduling import UnitScheduler
 
 __all__ = ["LocalExecutor", "UnitScheduler"]

@@ -13,9 +13,9 @@ exponent, ``query.beta``, 1 by default), but no ``sampling``.
 
 from __future__ import annotations
 
+from alstrategies.baselines.bald import BALDStrategy
+from alstrategies.baselines.uncertainty import MaxEntropyStrategy
 from alstrategies.sbcal.strategy import SBCALStrategy
-from baselines.bald import BALDStrategy
-from baselines.uncertainty import MaxEntropyStrategy
 
 _KIRSCH = "Kirsch et al., TMLR 2023"
 

@@ -23,8 +23,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from alstrategies.baselines.embedding import CHUNK, argmax_tied, min_squared_distances, pool_embeddings
 from alstrategies.strategy import QueryContext, QueryResult, QueryStrategy
-from baselines.embedding import CHUNK, argmax_tied, min_squared_distances, pool_embeddings
 
 
 def k_center_greedy(

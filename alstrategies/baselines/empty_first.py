@@ -16,8 +16,8 @@ from typing import ClassVar
 
 import numpy as np
 
+from alstrategies.baselines.random_foreground import draw_with_foreground_share, true_foreground
 from alstrategies.strategy import QueryContext, QueryResult, QueryStrategy
-from baselines.random_foreground import draw_with_foreground_share, true_foreground
 
 
 class EmptyFirstStrategy(QueryStrategy):

@@ -34,9 +34,9 @@ from typing import ClassVar
 
 import numpy as np
 
+from alstrategies.baselines.embedding import CHUNK, argmax_tied, pool_embeddings, squared_distances
+from alstrategies.baselines.kmeans import kmeans
 from alstrategies.strategy import QueryContext, QueryResult, QueryStrategy
-from baselines.embedding import CHUNK, argmax_tied, pool_embeddings, squared_distances
-from baselines.kmeans import kmeans
 
 #: Typicality of a point that coincides with all its neighbours (mean distance 0): finite, huge.
 MAX_TYPICALITY = 1e12

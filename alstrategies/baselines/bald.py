@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import torch
 
+from alstrategies.baselines.mc_dropout_strategy import MCDropoutStrategy
 from alstrategies.mc_dropout import EntropySums, MCDropoutSampler
-from baselines.mc_dropout_strategy import MCDropoutStrategy
 
 
 class BALDStrategy(MCDropoutStrategy):

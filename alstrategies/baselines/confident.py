@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import torch
 
+from alstrategies.baselines.uncertainty import entropy_map
 from alstrategies.strategy import ScoreStrategy
 from alstrategies.types import ModelOutput
-from baselines.uncertainty import entropy_map
 
 
 class ConfidentStrategy(ScoreStrategy):

@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import torch
 
+from alstrategies.baselines.mc_dropout_strategy import MCDropoutStrategy
 from alstrategies.mc_dropout import MCDropoutSampler, WelfordMoments
-from baselines.mc_dropout_strategy import MCDropoutStrategy
 
 
 class MeanSTDStrategy(MCDropoutStrategy):

@@ -17,7 +17,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from baselines.embedding import CHUNK, min_squared_distances, squared_distances
+from alstrategies.baselines.embedding import CHUNK, min_squared_distances, squared_distances
 
 
 class KMeansResult(NamedTuple):

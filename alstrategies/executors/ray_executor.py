@@ -14,9 +14,9 @@ from __future__ import annotations
 import logging
 
 from alstrategies.errors import ConfigError, MissingDependencyError
+from alstrategies.executors.scheduling import UnitScheduler
 from alstrategies.units import Schedulable, WorkUnit
 from alstrategies.worker import run_unit
-from benchmarks.executors.scheduling import UnitScheduler
 
 INSTALL_HINT = "the Ray executor needs ray: pip install 'alstrategies[ray]' (or pip install ray)"
 

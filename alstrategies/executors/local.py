@@ -19,9 +19,9 @@ import time
 import torch
 
 from alstrategies.errors import ConfigError
+from alstrategies.executors.scheduling import UnitScheduler
 from alstrategies.units import Schedulable, WorkUnit
 from alstrategies.worker import run_unit
-from benchmarks.executors.scheduling import UnitScheduler
 
 _slot_counter = None
 
