@@ -25,6 +25,7 @@ $(BIN)/alstrategies: pyproject.toml
 setup: $(BIN)/alstrategies
 
 test: setup
+	$(BIN)/mypy
 	$(BIN)/pytest -q
 
 benchmark: setup
@@ -35,7 +36,7 @@ smoke: setup
 	$(BIN)/alstrategies run benchmarks/configs/smoke.toml --out runs/smoke --workers $(WORKERS)
 
 lint: setup
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy
 
 perf: setup
 	$(BIN)/pytest benchmarks/perf --benchmark-only -s

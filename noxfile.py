@@ -36,10 +36,11 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff check and format check."""
-    session.install("ruff")
+    """ruff check and format check, and mypy over the package (``[tool.mypy]``)."""
+    session.install("ruff", "mypy")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    session.run("mypy")
 
 
 #: The polynomial decay at 64 x 64, against the paper's step decay: round 0 only (every point is

@@ -28,7 +28,7 @@ def _seeds(text: str | None) -> list[int] | None:
     if not text:
         return None
     try:
-        seeds = [int(part) for part in _split(text)]
+        seeds = [int(part) for part in _split(text) or []]
     except ValueError:
         raise ConfigError(f"--seeds expects comma-separated integers (e.g. 0,1,2), got {text!r}") from None
     repeated = sorted({s for s in seeds if seeds.count(s) > 1})
@@ -107,7 +107,7 @@ def _command_run(args: argparse.Namespace) -> int:
     from alstrategies.grid import expand_grid, is_grid, write_grid_manifest
 
     bars.set_quiet(args.quiet)
-    from alstrategies.records import RunLayout
+    from alstrategies.layout import GridLayout, RunLayout
 
     config = load_config(args.config, _overrides(args))
     strategies = _split(args.strategies)
@@ -134,7 +134,7 @@ def _command_run(args: argparse.Namespace) -> int:
                 print(f"grid variant {name}: the 100 % models of {reused[name]} (grid.reuse)")
                 continue
             print(f"grid variant {name}")
-            _run_one(variant, out / name, seeds, args)
+            _run_one(variant, GridLayout(out).variant(name), seeds, args)
         written = write_ablation_report(out, args.reference, args.reference_name)
         print(f"finished in {(time.perf_counter() - start) / 60:.1f} min; grid report:")
         for path in written:
@@ -142,8 +142,9 @@ def _command_run(args: argparse.Namespace) -> int:
         return 0
     _run_one(config, out, seeds, args, args.reference)
     minutes = (time.perf_counter() - start) / 60
-    print(f"finished in {minutes:.1f} min; results in {RunLayout(out).results}")
-    print(f"report: {out / 'dice_table.md'}, {out / 'summary.md'}, {out / 'learning_curves.png'}")
+    layout = RunLayout(out)
+    print(f"finished in {minutes:.1f} min; results in {layout.results}")
+    print(f"report: {layout.metric_tables('dice')[0]}, {layout.summary}, {layout.learning_curves}")
     return 0
 
 
@@ -174,26 +175,28 @@ def _check_reference(path: str, grid: bool) -> None:
 
 
 def _command_report(args: argparse.Namespace) -> int:
+    from alstrategies.layout import GridLayout, RunLayout
+    from alstrategies.records import class_names_of
     from alstrategies.report import write_ablation_report, write_report
-    from alstrategies.report.ablation import GRID_FILE
 
     for folder in map(Path, args.run_dirs):
-        if (folder / GRID_FILE).is_file():
+        grid = GridLayout(folder)
+        if grid.manifest.is_file():
             if args.reference:
                 _check_reference(args.reference, grid=True)
             written = write_ablation_report(folder, args.reference, args.reference_name)
         else:
-            path = folder / "results.csv"
+            path = RunLayout(folder).results
             if not path.is_file():
                 raise MissingFileError(
-                    f"{path} not found: point `alstrategies report` at a run folder (results.csv) "
-                    f"or a grid folder ({GRID_FILE})"
+                    f"{path} not found: point `alstrategies report` at a run folder ({path.name}) "
+                    f"or a grid folder ({grid.manifest.name})"
                 )
             try:
                 results = pd.read_csv(path)
             except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
                 raise RecordError(f"{path} is not a readable results table ({error})") from None
-            class_names = [c.removeprefix("dice_") for c in results.columns if c.startswith("dice_")]
+            class_names = class_names_of(results)
             written = write_report(
                 results,
                 folder,

@@ -11,12 +11,13 @@ from pathlib import Path
 import pandas as pd
 
 from alstrategies.errors import MissingFileError, RecordError
+from alstrategies.layout import RunLayout
 
 KEYS = ["metric", "strategy", "budget"]
 
 
 def _table(run_dir: Path) -> pd.DataFrame:
-    path = Path(run_dir) / "dice_table.csv"
+    path = RunLayout(run_dir).metric_tables("dice")[2]
     if not path.is_file():
         raise MissingFileError(f"{path} not found: run `alstrategies report {run_dir}` first")
     try:

@@ -14,11 +14,11 @@ import json
 import tomllib
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from alstrategies.errors import ConfigError
 from alstrategies.ranges import check_ranges
-from alstrategies.settings import section_defaults
+from alstrategies.settings import DEFAULT_SAMPLING, SamplingRule, section_defaults
 
 #: Every section's keys and defaults, derived from the typed sections of :mod:`alstrategies.settings`.
 DEFAULTS: dict[str, dict[str, Any]] = section_defaults()
@@ -26,7 +26,7 @@ DEFAULTS: dict[str, dict[str, Any]] = section_defaults()
 #: ``model.distance_classes``: SBC distance maps over every label, or over the foreground only.
 DISTANCE_CLASSES = ("all", "foreground")
 #: ``query.sampling``: take the top k, or draw k with probabilities from the scores (Kirsch et al.).
-SAMPLINGS = ("top_k", "power", "softmax", "softrank")
+SAMPLINGS: tuple[SamplingRule, ...] = get_args(SamplingRule)
 #: ``protocol.networks`` (DESIGN section 5).
 NETWORKS = ("shared", "paper")
 #: ``train.lr_schedule``: the paper's step decay, or nnU-Net's polynomial decay to 0 per training.
@@ -155,7 +155,7 @@ def validate(config: dict) -> dict:
         allowed = {**defaults, **open_keys}
         unknown = set(values) - set(allowed)
         if unknown:
-            valid = ", ".join(f"{section}.{k}" for k in sorted(allowed))
+            listed = ", ".join(f"{section}.{k}" for k in sorted(allowed))
             hint = (
                 " (strategy options go in [strategies.<name>], e.g. strategies.mean_std.passes)"
                 if section == "strategies"
@@ -163,7 +163,7 @@ def validate(config: dict) -> dict:
             )
             raise ConfigError(
                 f"unknown config key(s) {', '.join(f'{section}.{k}' for k in sorted(unknown))}"
-                f"{_did_you_mean(unknown, allowed, f'{section}.')}; valid keys: {valid}{hint}"
+                f"{_did_you_mean(unknown, allowed, f'{section}.')}; valid keys: {listed}{hint}"
             )
         for key, value in list(values.items()):
             if key in allowed and not isinstance(allowed[key], dict):
@@ -263,7 +263,16 @@ def strategy_options(config: dict, name: str) -> dict[str, Any]:
 
     options = config["strategies"].get(name, {})
     options = dict(options) if isinstance(options, dict) else {}
-    accepted = _kwargs_of(STRATEGIES.get(name))
+    factory = STRATEGIES.get(name)
+    accepted = _kwargs_of(factory)
+    sampling = config["query"].get("sampling", DEFAULT_SAMPLING)
+    drops = sampling != DEFAULT_SAMPLING and "sampling" not in accepted
+    if drops and getattr(factory, "fixed_sampling", "") is None:  # a ranking strategy, no fixed rule
+        raise ConfigError(
+            f"query.sampling = {sampling!r} cannot reach strategy {name!r}: its __init__ takes no "
+            "sampling option; declare sampling and sampling_beta and pass them to "
+            "RankingStrategy.__init__ (docs/adding_a_strategy.md), or run it without query.sampling"
+        )
     for key, option in (("reduction", "reduction"), ("sampling", "sampling"), ("beta", "sampling_beta")):
         if option in accepted and key in config["query"]:
             options.setdefault(option, config["query"][key])

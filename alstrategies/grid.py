@@ -32,6 +32,7 @@ from alstrategies.config import (
     set_key,
     validate,
 )
+from alstrategies.layout import GridLayout, RunLayout
 
 LAYOUTS = ("variant_by_class", "strategy_by_variant")
 
@@ -68,7 +69,7 @@ def expand_grid(config: dict) -> dict[str, dict]:
 def write_grid_manifest(out_dir: str | Path, name: str, config: dict) -> Path:
     """``grid.json``: the variants, the budget and the layout of the ablation table."""
     grid = config["grid"]
-    path = Path(out_dir) / "grid.json"
+    path = GridLayout(out_dir).manifest
     manifest = {
         "name": name,
         "variants": list(grid["variants"]),
@@ -104,8 +105,8 @@ def check_reuse(config: dict, out_dir: str | Path) -> dict[str, Path]:
             raise ConfigError(
                 f'grid.reuse.{name} must be a run folder\'s path from the grid folder, e.g. "../run"'
             )
-        folder = Path(os.path.normpath(Path(out_dir) / relative))  # also before OUT exists
-        recorded = folder / "config.json"
+        folder = Path(os.path.normpath(GridLayout(out_dir).variant(name, relative)))  # also before OUT exists
+        recorded = RunLayout(folder).config
         if not recorded.is_file():
             raise ConfigError(
                 f"grid.reuse.{name} = {relative!r}: {recorded} not found; run that folder first "

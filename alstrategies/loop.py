@@ -262,7 +262,7 @@ class Experiment:
             k = self.budgets[budget.round + 1].count - budget.count
             result, record.query_seconds = self._query(name, model, record.seed, budget.round, labeled, k)
             record.queried = np.sort(result.indices)
-            if result.scores is not None:
+            if result.scores is not None and result.candidates is not None:
                 record.scores = {"candidates": result.candidates, "score": result.scores, **result.details}
                 record.scores["error"] = self.rounds.pool_error(model, result.candidates)
         if record.seed in self.snapshot_seeds and self.snapshot_slices is not None:
@@ -303,7 +303,7 @@ class Experiment:
         (:meth:`QueryStrategy.snapshot_extras`), for the report's qualitative figures."""
         from alstrategies.report.snapshots import save_snapshot
 
-        arrays = snapshot_arrays(model, self.data.test_volumes, self.snapshot_slices, self.device)
+        arrays = snapshot_arrays(model, self.data.test_volumes, self.snapshot_slices or [], self.device)
         if query is not None:
             arrays.update(self.strategies[name].snapshot_extras(self.pool_images, query))
         save_snapshot(self.layout.snapshot(name, seed, round_index), **arrays)

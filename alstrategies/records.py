@@ -18,18 +18,22 @@ from alstrategies.atomic import atomic_write_text
 from alstrategies.errors import RecordError
 from alstrategies.layout import RunLayout
 from alstrategies.metrics import DEFAULT_METRICS, METRICS
+from alstrategies.round_record import record_keys
 
-#: The columns of ``results.csv`` before the metric means.
-ID_COLUMNS = ["strategy", "seed", "round", "budget", "n_labeled", "fraction"]
+#: The columns of ``results.csv`` before the metric means (record keys, as every column that
+#: ``results.csv`` and ``timings.csv`` copy from the records: :func:`record_keys`).
+ID_COLUMNS = record_keys("strategy", "seed", "round", "budget", "n_labeled", "fraction")
+#: The column of the training iterations, after the metric means.
+[ITERATIONS] = record_keys("iterations")
 #: Columns of ``results.csv`` that are not per-class, for the default metrics. A run folder has,
 #: in this order: :data:`ID_COLUMNS`, the mean of each metric (registry order), ``iterations``,
 #: then ``<metric>_<class>`` per metric and class, then HD95's companions (see :func:`metric_columns`).
-BASE_COLUMNS = [*ID_COLUMNS, *DEFAULT_METRICS, "iterations"]
+BASE_COLUMNS = [*ID_COLUMNS, *DEFAULT_METRICS, ITERATIONS]
 
 #: Wall-clock columns, kept out of ``results.csv`` (they differ between runs) in ``timings.csv``.
-TIMING_COLUMNS = ["train_seconds", "query_seconds", "eval_seconds"]
+TIMING_COLUMNS = record_keys("train_seconds", "query_seconds", "eval_seconds")
 #: The columns that identify a row.
-KEY_COLUMNS = ["strategy", "seed", "round", "budget"]
+KEY_COLUMNS = ID_COLUMNS[:4]
 
 
 def _jsonable(value: Any) -> Any:
@@ -151,10 +155,24 @@ def record_cache(layout: RunLayout) -> RecordCache:
 HD95_UNIT_COLUMN = "hd95_unit"
 
 
+def class_columns(metric: str, class_names: list[str]) -> list[str]:
+    """``<metric>_<class>``: the per-class columns of ``metric`` in ``results.csv``."""
+    return [f"{metric}_{name}" for name in class_names]
+
+
+def class_names_of(results: pd.DataFrame, metric: str = "dice") -> list[str]:
+    """The class names of a results table, in column order: read back from its per-class
+    columns of ``metric`` (:func:`class_columns`; Dice is always computed, so its columns name
+    every class). No metric's name extends another's (``register_metric``), so the prefix is
+    unambiguous."""
+    prefix = f"{metric}_"
+    return [c.removeprefix(prefix) for c in results.columns if c.startswith(prefix)]
+
+
 def miss_columns(class_names: list[str]) -> list[str]:
     """``hd95_misses_<class>``: per class, the test volumes where the prediction missed or
     invented the structure (its HD95 is the volume's diagonal there)."""
-    return [f"hd95_misses_{name}" for name in class_names]
+    return class_columns("hd95_misses", class_names)
 
 
 def metric_row(record: dict, class_names: list[str]) -> dict:
@@ -162,13 +180,13 @@ def metric_row(record: dict, class_names: list[str]) -> dict:
     per registered metric in the record (the default ones always) ``<metric>`` (its mean) and
     ``<metric>_<class>`` (from ``<metric>_per_class``); HD95's ``hd95_misses_<class>`` (from
     ``hd95_misses_per_class``) and ``hd95_unit`` when the record has them."""
-    row = {key: record.get(key) for key in [*ID_COLUMNS, "iterations", *TIMING_COLUMNS]}
+    row = {key: record.get(key) for key in [*ID_COLUMNS, ITERATIONS, *TIMING_COLUMNS]}
     for metric in METRICS:
         if metric not in DEFAULT_METRICS and metric not in record:
             continue
         row[metric] = record.get(metric)
-        for name, value in zip(class_names, record.get(f"{metric}_per_class") or []):
-            row[f"{metric}_{name}"] = value
+        for column, value in zip(class_columns(metric, class_names), record.get(f"{metric}_per_class") or []):
+            row[column] = value
     for column, value in zip(miss_columns(class_names), record.get("hd95_misses_per_class") or []):
         row[column] = value
     row[HD95_UNIT_COLUMN] = record.get(HD95_UNIT_COLUMN)
@@ -178,9 +196,9 @@ def metric_row(record: dict, class_names: list[str]) -> dict:
 def metric_columns(metrics: list[str], class_names: list[str]) -> list[str]:
     """The ``results.csv`` columns (with the timing ones) of a run computing ``metrics``: with
     HD95, ``hd95_misses_<class>`` and ``hd95_unit`` after the per-class columns."""
-    per_class = [f"{m}_{n}" for m in metrics for n in class_names]
+    per_class = [column for m in metrics for column in class_columns(m, class_names)]
     companions = [*miss_columns(class_names), HD95_UNIT_COLUMN] if "hd95" in metrics else []
-    return [*ID_COLUMNS, *metrics, "iterations", *per_class, *companions, *TIMING_COLUMNS]
+    return [*ID_COLUMNS, *metrics, ITERATIONS, *per_class, *companions, *TIMING_COLUMNS]
 
 
 def collect_results(layout: RunLayout, class_names: list[str], include_full: bool = True) -> pd.DataFrame:
@@ -209,7 +227,7 @@ def collect_results(layout: RunLayout, class_names: list[str], include_full: boo
     frame = pd.DataFrame(rows, columns=columns)
     if frame.empty:
         return frame
-    numeric = [c for c in columns if c not in ID_COLUMNS and c not in ("iterations", HD95_UNIT_COLUMN)]
+    numeric = [c for c in columns if c not in ID_COLUMNS and c not in (ITERATIONS, HD95_UNIT_COLUMN)]
     frame[numeric] = frame[numeric].astype(float)  # undefined metrics (None) become NaN
     counts = [c for c in miss_columns(class_names) if c in frame]
     frame[counts] = frame[counts].astype("Int64")  # whole numbers; empty for old records

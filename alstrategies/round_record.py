@@ -16,6 +16,10 @@ import numpy as np
 
 #: Version of the record layout: 2 added ``schema`` and the software versions.
 SCHEMA_VERSION = 2
+#: The keys of the software versions in a record file (:func:`software_versions`).
+VERSION_KEYS = ("alstrategies_version", "torch_version")
+#: The fields of :class:`RoundRecord` that its file holds flat: the metric fields and the versions.
+_FLAT_FIELDS = ("metrics", "versions")
 
 
 def software_versions() -> dict[str, str]:
@@ -24,7 +28,7 @@ def software_versions() -> dict[str, str]:
 
     from alstrategies import __version__
 
-    return {"alstrategies_version": __version__, "torch_version": torch.__version__}
+    return dict(zip(VERSION_KEYS, (__version__, torch.__version__), strict=True))
 
 
 @dataclass
@@ -66,7 +70,7 @@ class RoundRecord:
         out: dict[str, Any] = {}
         for item in dataclasses.fields(self):
             value = getattr(self, item.name)
-            if item.name in ("metrics", "versions"):
+            if item.name in _FLAT_FIELDS:
                 out.update(value)
             elif value is not None:
                 out[item.name] = value
@@ -76,10 +80,8 @@ class RoundRecord:
     def from_dict(cls, values: dict[str, Any]) -> RoundRecord:
         """A record read back from its JSON object; unknown keys are the metric fields."""
         values = dict(values)
-        versions = {
-            key: values.pop(key) for key in ("alstrategies_version", "torch_version") if key in values
-        }
-        known = {item.name for item in dataclasses.fields(cls)} - {"metrics", "versions"}
+        versions = {key: values.pop(key) for key in VERSION_KEYS if key in values}
+        known = {item.name for item in dataclasses.fields(cls)} - set(_FLAT_FIELDS)
         kwargs = {key: values.pop(key) for key in list(values) if key in known}
         kwargs.setdefault("schema", 1)
         for key in ("labeled", "queried"):
@@ -101,3 +103,22 @@ class RoundRecord:
             schema=SCHEMA_VERSION,
             versions=software_versions(),
         )
+
+
+#: The keys of a record file besides its metric fields, in :class:`RoundRecord`'s field order:
+#: the one declaration of them. ``results.csv``, ``timings.csv``, the report and the metric
+#: registry's reserved names take record keys from here (:func:`record_keys`).
+RECORD_KEYS: tuple[str, ...] = (
+    *(item.name for item in dataclasses.fields(RoundRecord) if item.name not in _FLAT_FIELDS),
+    *VERSION_KEYS,
+)
+
+
+def record_keys(*names: str) -> list[str]:
+    """``names`` (in that order), each checked to be one of :data:`RECORD_KEYS`: a column read
+    from the records names a key that exists, so renaming a field fails at import rather than
+    as an empty column."""
+    unknown = [name for name in names if name not in RECORD_KEYS]
+    if unknown:
+        raise ValueError(f"not record keys: {', '.join(unknown)} (RoundRecord has {', '.join(RECORD_KEYS)})")
+    return list(names)

@@ -170,11 +170,7 @@ def claim_run_folder(layout: RunLayout, config: dict, data: SegmentationData) ->
 
 def has_trainings(layout: RunLayout) -> bool:
     """Whether the folder records any training (a shared model or a strategy's round)."""
-    return bool(layout.strategy_records()) or any(
-        path.suffix == ".json"
-        for seed in layout.shared_seeds()
-        for path in (layout.root / "shared" / f"seed{seed}").iterdir()
-    )
+    return bool(layout.strategy_records()) or any(layout.shared_files(seed) for seed in layout.shared_seeds())
 
 
 def _mismatch(

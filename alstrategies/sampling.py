@@ -1,9 +1,11 @@
 """How a :class:`~alstrategies.strategy.RankingStrategy` turns its scores into k indices.
 
-``sampling = "top_k"`` (the default) keeps the ``k`` highest scores (:func:`top_k`, exact ties
-broken with the generator). The three stochastic rules of Kirsch et al. (TMLR 2023,
-"Stochastic Batch Acquisition") draw ``k`` images without replacement, one after the other, each
-with probability proportional to its weight among those not yet drawn:
+A :class:`Sampler` holds the rule (one of :data:`SAMPLINGS`, the values of
+:data:`~alstrategies.settings.SamplingRule`) and its ``beta``. The default rule, ``top_k``, keeps
+the ``k`` highest scores (:func:`top_k`, exact ties broken with the generator). The three
+stochastic rules of Kirsch et al. (TMLR 2023, "Stochastic Batch Acquisition") draw ``k`` images
+without replacement, one after the other, each with probability proportional to its weight among
+those not yet drawn:
 
 - ``"power"``: ``w = s ** beta`` for positive scores ``s`` (:func:`positive_scores` says how
   scores that are not all positive are made so);
@@ -14,45 +16,44 @@ with probability proportional to its weight among those not yet drawn:
 The draw is exact and ``O(n log n)``: Gumbel-top-k (:func:`gumbel_top_k`) adds independent
 Gumbel noise to ``log w`` and keeps the ``k`` largest keys, in order, which has the law of the
 sequential draw. ``beta = 0`` is uniform sampling; a large ``beta`` tends to the top k.
-
-:func:`with_sampling_options` gives every ``RankingStrategy`` subclass the two keyword options
-``sampling`` and ``sampling_beta`` (the config's ``query.sampling`` and ``query.beta``), also
-when its own ``__init__`` does not declare them.
 """
 
 from __future__ import annotations
 
-import functools
-import inspect
 import math
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
+from typing import cast, get_args
 
 import numpy as np
 
 from alstrategies.errors import ConfigError, StrategyContractError
 from alstrategies.ranking import top_k
+from alstrategies.settings import DEFAULT_BETA, DEFAULT_SAMPLING, SamplingRule
 
 __all__ = [
+    "DEFAULT_BETA",
+    "DEFAULT_SAMPLING",
     "POWER_EPSILON",
     "SAMPLINGS",
+    "Sampler",
+    "SamplingRule",
     "check_sampling",
     "gumbel_top_k",
     "log_weights",
     "positive_scores",
     "sample_k",
-    "set_sampling",
-    "with_sampling_options",
 ]
 
-SAMPLINGS = ("top_k", "power", "softmax", "softrank")
+#: Every rule, from the one declaration :data:`~alstrategies.settings.SamplingRule`.
+SAMPLINGS: tuple[SamplingRule, ...] = get_args(SamplingRule)
 
 #: For ``"power"`` with scores that are not all positive: the lowest score becomes this fraction
 #: of the score range (:func:`positive_scores`).
 POWER_EPSILON = 1e-3
 
 
-def check_sampling(sampling: object, beta: object) -> tuple[str, float]:
+def check_sampling(sampling: object, beta: object) -> tuple[SamplingRule, float]:
     """Validate a ``(sampling, beta)`` pair.
 
     Returns:
@@ -66,7 +67,38 @@ def check_sampling(sampling: object, beta: object) -> tuple[str, float]:
         raise ConfigError(f"unknown query sampling {sampling!r}; use one of {SAMPLINGS}")
     if isinstance(beta, bool) or not isinstance(beta, int | float) or not math.isfinite(beta) or beta < 0:
         raise ConfigError(f"query beta (sampling_beta) must be a finite number >= 0, got {beta!r}")
-    return str(sampling), float(beta)
+    return cast(SamplingRule, sampling), float(beta)
+
+
+@dataclass(frozen=True)
+class Sampler:
+    """A sampling rule and its ``beta``, validated on construction (:func:`check_sampling`).
+
+    Args:
+        rule: One of :data:`SAMPLINGS`; the top k by default.
+        beta: The exponent (``"power"``, ``"softrank"``) or inverse temperature (``"softmax"``),
+            a finite number >= 0 (stored as a float).
+
+    Raises:
+        ConfigError: An unknown ``rule`` or a negative or non-finite ``beta``.
+    """
+
+    rule: SamplingRule = DEFAULT_SAMPLING
+    beta: float = DEFAULT_BETA
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "beta", check_sampling(self.rule, self.beta)[1])
+
+    @property
+    def stochastic(self) -> bool:
+        """Whether the rule draws at random (every rule but the top k)."""
+        return self.rule in _LOG_WEIGHTS
+
+    def sample(
+        self, candidates: np.ndarray, scores: np.ndarray, k: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        """``k`` of ``candidates`` by this rule (:func:`sample_k`)."""
+        return sample_k(candidates, scores, k, rng, self.rule, self.beta)
 
 
 def positive_scores(scores: np.ndarray) -> np.ndarray:
@@ -97,20 +129,35 @@ def average_ranks(scores: np.ndarray) -> np.ndarray:
     return (first + (counts - 1) / 2.0)[inverse.reshape(-1)]
 
 
+def _power(scores: np.ndarray, beta: float) -> np.ndarray:
+    return beta * np.log(positive_scores(scores))
+
+
+def _softmax(scores: np.ndarray, beta: float) -> np.ndarray:
+    return beta * (scores - scores.max()) if scores.size else scores
+
+
+def _softrank(scores: np.ndarray, beta: float) -> np.ndarray:
+    return -beta * np.log(average_ranks(scores))
+
+
+#: ``log w`` of each stochastic rule; the one rule of :data:`SAMPLINGS` without weights is the top k.
+_LOG_WEIGHTS: dict[str, Callable[[np.ndarray, float], np.ndarray]] = {
+    "power": _power,
+    "softmax": _softmax,
+    "softrank": _softrank,
+}
+
+
 def log_weights(scores: np.ndarray, sampling: str, beta: float) -> np.ndarray:
     """``log w`` of each score under a stochastic ``sampling`` rule (up to a constant).
 
     Raises:
-        ConfigError: ``sampling`` is ``"top_k"`` (no weights) or unknown.
+        ConfigError: ``sampling`` is the top k (no weights) or unknown.
     """
-    scores = np.asarray(scores, dtype=np.float64)
-    if sampling == "power":
-        return beta * np.log(positive_scores(scores))
-    if sampling == "softmax":
-        return beta * (scores - scores.max()) if scores.size else scores
-    if sampling == "softrank":
-        return -beta * np.log(average_ranks(scores))
-    raise ConfigError(f"sampling {sampling!r} has no weights; stochastic rules: {SAMPLINGS[1:]}")
+    if sampling not in _LOG_WEIGHTS:
+        raise ConfigError(f"sampling {sampling!r} has no weights; stochastic rules: {tuple(_LOG_WEIGHTS)}")
+    return _LOG_WEIGHTS[sampling](np.asarray(scores, dtype=np.float64), beta)
 
 
 def gumbel_top_k(candidates: np.ndarray, logits: np.ndarray, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -130,8 +177,8 @@ def sample_k(
     scores: np.ndarray,
     k: int,
     rng: np.random.Generator,
-    sampling: str = "top_k",
-    beta: float = 1.0,
+    sampling: str = DEFAULT_SAMPLING,
+    beta: float = DEFAULT_BETA,
 ) -> np.ndarray:
     """``k`` candidates chosen from their scores by ``sampling`` (see the module docstring).
 
@@ -140,16 +187,19 @@ def sample_k(
         scores: One finite score per candidate (higher = more wanted).
         k: How many to choose.
         rng: The strategy's generator (the only randomness).
-        sampling: One of :data:`SAMPLINGS`; ``"top_k"`` is :func:`top_k`.
+        sampling: One of :data:`SAMPLINGS`; the top k (the default) is :func:`top_k`.
         beta: The exponent (``"power"``, ``"softrank"``) or inverse temperature (``"softmax"``).
 
     Returns:
-        ``k`` distinct candidates: highest score first for ``"top_k"``, else in draw order.
+        ``k`` distinct candidates: highest score first for the top k, else in draw order.
 
     Raises:
+        ConfigError: ``sampling`` is not one of :data:`SAMPLINGS`.
         StrategyContractError: A stochastic rule got a score that is not finite.
     """
-    if sampling == "top_k":
+    if sampling not in SAMPLINGS:
+        raise ConfigError(f"unknown query sampling {sampling!r}; use one of {SAMPLINGS}")
+    if sampling not in _LOG_WEIGHTS:
         return top_k(candidates, scores, k, rng)
     scores = np.asarray(scores, dtype=np.float64)
     if not np.isfinite(scores).all():
@@ -157,62 +207,3 @@ def sample_k(
             f"{sampling} sampling needs finite scores, got {scores[~np.isfinite(scores)][:3]}"
         )
     return gumbel_top_k(candidates, log_weights(scores, sampling, beta), k, rng)
-
-
-def set_sampling(strategy: object, sampling: object = "top_k", beta: object = 1.0) -> None:
-    """Validate and set ``strategy.sampling`` and ``strategy.sampling_beta``.
-
-    Raises:
-        ConfigError: See :func:`check_sampling`.
-    """
-    strategy.sampling, strategy.sampling_beta = check_sampling(sampling, beta)  # type: ignore[attr-defined]
-
-
-def with_sampling_options(init: Callable[..., None], fixed: str | None = None) -> Callable[..., None]:
-    """``init`` (a strategy's ``__init__``) taking the keyword options ``sampling`` and ``sampling_beta``.
-
-    An ``__init__`` that declares both is returned as it is (it must pass them on to
-    ``RankingStrategy.__init__``). Otherwise the wrapper takes the missing ones as keyword-only
-    options, calls ``init`` with the rest and then sets them (:func:`set_sampling`); its
-    ``__signature__`` shows them, so config validation sees them. With ``fixed`` (a named
-    variant such as ``power_bald``) the rule is always ``fixed`` and ``sampling`` is no option.
-    """
-    signature = inspect.signature(init)
-    params = list(signature.parameters.values())
-    takes_sampling = "sampling" in signature.parameters
-    takes_beta = "sampling_beta" in signature.parameters
-    if fixed is None and takes_sampling and takes_beta:
-        return init
-    if fixed is not None:
-        check_sampling(fixed, 1.0)
-        params = [p for p in params if p.name != "sampling"]
-    extra = []
-    if fixed is None and not takes_sampling:
-        extra.append(inspect.Parameter("sampling", inspect.Parameter.KEYWORD_ONLY, default="top_k"))
-    if not takes_beta:
-        extra.append(inspect.Parameter("sampling_beta", inspect.Parameter.KEYWORD_ONLY, default=1.0))
-    var_keyword = [p for p in params if p.kind is inspect.Parameter.VAR_KEYWORD]
-    params = [p for p in params if p.kind is not inspect.Parameter.VAR_KEYWORD] + extra + var_keyword
-
-    @functools.wraps(init)
-    def wrapper(self: Any, *args: Any, **kwargs: Any) -> None:
-        if fixed is not None and "sampling" in kwargs:
-            raise ConfigError(
-                f"strategy {getattr(self, 'name', '') or type(self).__name__!r} always samples with "
-                f"{fixed!r}; use its base strategy to choose query.sampling"
-            )
-        sampling = fixed if fixed is not None else kwargs.get("sampling", "top_k")
-        if fixed is None and not takes_sampling:
-            kwargs.pop("sampling", None)
-        beta = kwargs.get("sampling_beta", 1.0) if takes_beta else kwargs.pop("sampling_beta", 1.0)
-        if fixed is not None and takes_sampling:
-            kwargs["sampling"] = fixed
-        init(self, *args, **kwargs)
-        if takes_sampling and fixed is None:
-            sampling = getattr(self, "sampling", sampling)
-        if takes_beta:
-            beta = getattr(self, "sampling_beta", beta)
-        set_sampling(self, sampling, beta)
-
-    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
-    return wrapper

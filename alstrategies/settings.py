@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any
+from typing import Any, Literal
 
 
 @dataclass(frozen=True)
@@ -115,15 +115,25 @@ class ProtocolConfig:
     networks: str = "shared"  # "shared": one network for all; "paper": plain U-Net baselines, SBCNet SBC-AL
 
 
+#: How a ranking strategy turns its scores into k indices (``query.sampling``, the strategies'
+#: ``sampling``; :mod:`alstrategies.sampling`): the top k, or a draw (Kirsch et al. 2023).
+SamplingRule = Literal["top_k", "power", "softmax", "softrank"]
+#: The rule of ``query.sampling`` and of every ranking strategy unless told otherwise: the top k.
+DEFAULT_SAMPLING: SamplingRule = "top_k"
+#: ``query.beta`` (the strategies' ``sampling_beta``): the exponent of power and soft-rank
+#: sampling, the inverse temperature of softmax sampling.
+DEFAULT_BETA = 1.0
+
+
 @dataclass(frozen=True)
 class QueryConfig:
-    """``[query]``: inference batch, pixel-to-image reduction, bf16 scoring on CUDA."""
+    """``[query]``: inference batch, pixel-to-image reduction, bf16 scoring on CUDA, sampling."""
 
     batch_size: int = 64
     reduction: str = "mean"
     amp: bool = False
-    sampling: str = "top_k"  # or "power", "softmax", "softrank" (Kirsch et al. 2023)
-    beta: float = 1.0
+    sampling: SamplingRule = DEFAULT_SAMPLING
+    beta: float = DEFAULT_BETA
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from alstrategies.config import fill_defaults
 from alstrategies.errors import MissingFileError
-from alstrategies.layout import RunLayout
+from alstrategies.layout import GridLayout, RunLayout
 from alstrategies.progress import WorkRates
 from alstrategies.protocol import budget_schedule
 from alstrategies.records import read_record
@@ -136,7 +136,7 @@ def run_status(root: str | Path) -> RunStatus:
 def _shared_networks(layout: RunLayout) -> list[str]:
     """The networks whose shared models any seed has (``[""]`` for a one-network run)."""
     found = set()
-    for path in (layout.root / "shared").glob("seed*/*.json"):
+    for path in layout.shared_files():
         key = layout.parse(path)
         if key is not None:
             found.add(key.network)
@@ -170,22 +170,23 @@ def folder_status_text(folder: str | Path) -> tuple[str, bool]:
     """``(text, complete)`` of a run folder, or of an ablation grid folder: each variant's
     status in turn; a variant reused from another run (``folders`` in grid.json) counts by that
     run's 100 % models only, and the grid is complete when every variant is."""
-    from alstrategies.report.ablation import GRID_FILE, variant_folders
+    from alstrategies.report.ablation import variant_folders
 
     folder = Path(folder)
-    if not (folder / GRID_FILE).is_file():
+    grid = GridLayout(folder)
+    if not grid.manifest.is_file():
         status = run_status(folder)
         return status.text(), status.complete
     folders = variant_folders(folder)
     lines = [f"{folder}: ablation grid of {len(folders)} variants ({', '.join(folders)})"]
     complete = True
     for variant, path in folders.items():
-        if not (path / "config.json").is_file():
+        if not RunLayout(path).config.is_file():
             lines.append(f"\nvariant {variant}: no run folder yet")
             complete = False
             continue
         status = run_status(path)
-        if path == folder / variant:
+        if path == grid.variant(variant):
             lines.append(f"\nvariant {variant}: {status.text()}")
             complete = complete and status.complete
             continue

@@ -7,9 +7,9 @@ Three bases, from the most general to the most specific:
   rank by a score).
 - :class:`RankingStrategy`: implement :meth:`RankingStrategy.score`, one score per unlabeled image
   (higher = query first); the base takes the top k, breaking exact ties with the strategy's
-  generator (:func:`top_k`), or draws k by power, softmax or soft-rank sampling (the options
-  ``sampling`` and ``sampling_beta``, :mod:`alstrategies.sampling`), and fills the
-  :class:`QueryResult` (Mean STD, BALD, VAAL, the oracle).
+  generator (:func:`top_k`), or draws k by power, softmax or soft-rank sampling (its
+  :class:`~alstrategies.sampling.Sampler`, from the options ``sampling`` and ``sampling_beta``),
+  and fills the :class:`QueryResult` (Mean STD, BALD, VAAL, the oracle).
 - :class:`ScoreStrategy`: implement :meth:`ScoreStrategy.compute_score` for one batch of model
   outputs; the base streams the unlabeled pool through the model batch by batch and reduces pixel
   maps to one score per image (the uncertainty baselines, SBC-AL).
@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -27,10 +27,19 @@ import torch
 from alstrategies.errors import ConfigError, EmptyPoolError, StrategyContractError
 from alstrategies.query import QueryContext, QueryResult
 from alstrategies.ranking import REDUCTIONS, Reduction, eval_inference, reduce_pixels, top_k
-from alstrategies.sampling import SAMPLINGS, sample_k, set_sampling, with_sampling_options
+from alstrategies.sampling import (
+    DEFAULT_BETA,
+    DEFAULT_SAMPLING,
+    SAMPLINGS,
+    Sampler,
+    SamplingRule,
+    sample_k,
+)
 from alstrategies.types import ModelOutput
 
 __all__ = [
+    "DEFAULT_BETA",
+    "DEFAULT_SAMPLING",
     "FAMILIES",
     "REDUCTIONS",
     "EmptyPoolError",
@@ -40,6 +49,8 @@ __all__ = [
     "RankingStrategy",
     "Reduction",
     "SAMPLINGS",
+    "Sampler",
+    "SamplingRule",
     "ScoreStrategy",
     "StrategyContractError",
     "eval_inference",
@@ -175,35 +186,51 @@ class RankingStrategy(QueryStrategy):
     """A strategy that scores every unlabeled image and queries the ``k`` highest scores.
 
     Subclasses implement :meth:`score`; :meth:`select` takes the top k (:func:`top_k`, exact
-    ties broken with the generator), or draws k with probabilities from the scores
-    (:func:`~alstrategies.sampling.sample_k`), and returns the scores (and details) with
+    ties broken with the generator), or draws k with probabilities from the scores, as
+    :attr:`sampler` says, and returns the scores (and details) with
     ``candidates = context.unlabeled``.
 
-    Every subclass takes the keyword options ``sampling`` (one of :data:`SAMPLINGS`, ``"top_k"``
-    by default) and ``sampling_beta`` (1.0; the config's ``query.sampling`` and ``query.beta``):
-    an ``__init__`` that declares them passes them to this one; any other ``__init__`` is wrapped
-    when the class is created so that it takes them too
-    (:func:`~alstrategies.sampling.with_sampling_options`). A named variant sets
-    :attr:`fixed_sampling`: its rule is fixed and ``sampling`` is no option.
+    The keyword options ``sampling`` and ``sampling_beta`` (the config's ``query.sampling`` and
+    ``query.beta``) build :attr:`sampler`. A subclass without an ``__init__`` of its own takes
+    them from this one; a subclass with one declares them in its signature and passes them on
+    (as :class:`ScoreStrategy` does), or leaves them out and keeps the top k (then
+    ``query.sampling`` does not apply to it). A named variant sets :attr:`fixed_sampling` and
+    passes that rule instead of taking ``sampling`` (``alstrategies.baselines.power``).
 
     Args:
-        sampling: ``"top_k"``, ``"power"``, ``"softmax"`` or ``"softrank"``.
+        sampling: One of :data:`SAMPLINGS` (:data:`DEFAULT_SAMPLING`, the top k, by default).
         sampling_beta: The exponent (power, softrank) or inverse temperature (softmax), >= 0.
 
     Raises:
-        ConfigError: An unknown ``sampling`` or a negative or non-finite ``sampling_beta``.
+        ConfigError: An unknown ``sampling``, a negative or non-finite ``sampling_beta``, or a
+            ``sampling`` other than :attr:`fixed_sampling` when that is set.
     """
 
     #: A named variant's sampling rule (e.g. ``"power"`` for ``power_bald``), or ``None``.
-    fixed_sampling: ClassVar[str | None] = None
+    fixed_sampling: ClassVar[SamplingRule | None] = None
+    #: How the scores become k indices: the top k unless ``__init__`` was given other options.
+    sampler: Sampler = Sampler()
 
-    def __init__(self, *, sampling: str = "top_k", sampling_beta: float = 1.0) -> None:
-        set_sampling(self, sampling, sampling_beta)
+    def __init__(
+        self, *, sampling: SamplingRule = DEFAULT_SAMPLING, sampling_beta: float = DEFAULT_BETA
+    ) -> None:
+        fixed = self.fixed_sampling
+        if fixed is not None and sampling != fixed:
+            raise ConfigError(
+                f"strategy {self.name or type(self).__name__!r} always samples with {fixed!r}, not "
+                f"{sampling!r}; use its base strategy to choose query.sampling"
+            )
+        self.sampler = Sampler(sampling, sampling_beta)
 
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        if "__init__" in vars(cls) or "fixed_sampling" in vars(cls):
-            cls.__init__ = with_sampling_options(cls.__init__, cls.fixed_sampling)  # type: ignore[method-assign]
+    @property
+    def sampling(self) -> SamplingRule:
+        """The rule of :attr:`sampler` (one of :data:`SAMPLINGS`)."""
+        return self.sampler.rule
+
+    @property
+    def sampling_beta(self) -> float:
+        """The ``beta`` of :attr:`sampler`."""
+        return self.sampler.beta
 
     @abstractmethod
     def score(
@@ -224,7 +251,7 @@ class RankingStrategy(QueryStrategy):
 
     def select(self, context: QueryContext, k: int, rng: np.random.Generator) -> QueryResult:
         """``k`` images by :meth:`score`: the highest, ties broken with ``rng`` (:func:`top_k`), or
-        drawn by :attr:`sampling` with ``rng`` (:func:`~alstrategies.sampling.sample_k`)."""
+        drawn by :attr:`sampler` with ``rng`` (:func:`~alstrategies.sampling.sample_k`)."""
         scores, details = self.score(context, rng)
         scores = np.asarray(scores)
         if scores.shape != context.unlabeled.shape:
@@ -233,14 +260,7 @@ class RankingStrategy(QueryStrategy):
                 f"{context.unlabeled.size} unlabeled images: one score per image of context.unlabeled"
             )
         return QueryResult(
-            indices=sample_k(
-                context.unlabeled,
-                scores,
-                k,
-                rng,
-                getattr(self, "sampling", "top_k"),
-                getattr(self, "sampling_beta", 1.0),
-            ),
+            indices=self.sampler.sample(context.unlabeled, scores, k, rng),
             candidates=context.unlabeled.copy(),
             scores=scores,
             details=details,
@@ -261,7 +281,11 @@ class ScoreStrategy(RankingStrategy):
     """
 
     def __init__(
-        self, reduction: Reduction = "mean", *, sampling: str = "top_k", sampling_beta: float = 1.0
+        self,
+        reduction: Reduction = "mean",
+        *,
+        sampling: SamplingRule = DEFAULT_SAMPLING,
+        sampling_beta: float = DEFAULT_BETA,
     ) -> None:
         if not callable(reduction) and reduction not in REDUCTIONS:
             raise ConfigError(f"unknown reduction {reduction!r}; use one of {REDUCTIONS} or a callable")

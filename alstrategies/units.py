@@ -163,7 +163,9 @@ class Schedulable(Protocol):
     worker, how many trainings are recorded, and the device the driver resolved."""
 
     device: torch.device
-    progress_tracker: ProgressSink
+
+    @property
+    def progress_tracker(self) -> ProgressSink: ...
 
     @property
     def threads(self) -> int: ...

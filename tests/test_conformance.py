@@ -308,3 +308,23 @@ def test_the_registered_check_requires_a_known_family(registered):
     results = _by_check(check_strategy(registered(BadFamily), heads="plain"))
     assert results["registered"].status == "fail"
     assert "BadFamily.family = 'clever'" in results["registered"].message
+
+
+class ByIndex(RankingStrategy):
+    """Scores the images by index; no ``__init__``: it takes RankingStrategy's sampling options."""
+
+    name = "conformance_by_index"
+
+    def score(self, context: QueryContext, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
+        return context.unlabeled.astype(np.float64), {}
+
+
+def test_the_scores_check_does_not_ask_a_drawing_strategy_for_the_top_k(registered):
+    """With a stochastic :class:`~alstrategies.sampling.Sampler` (uniform here: beta = 0) the
+    selection is a draw, not a top-k set; with the default sampler it is the top k."""
+    name = registered(ByIndex)
+    drawing = {"sampling": "softmax", "sampling_beta": 0.0}
+    assert ByIndex(**drawing).sampler.stochastic and not ByIndex().sampler.stochastic
+    for options in (drawing, {}):
+        results = check_strategy(name, options=options, heads="plain")
+        assert all(r.passed for r in results), [r.line() for r in results if not r.passed]

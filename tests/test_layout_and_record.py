@@ -111,3 +111,71 @@ def test_records_written_before_the_schema_read_back_unchanged():
         written.pop("schema")
         stored.pop("schema", None)
         assert written == stored, path
+
+
+def test_the_record_keys_are_declared_once():
+    """``RECORD_KEYS`` is what a record file holds besides its metric fields; the results.csv
+    columns copied from records and the metric registry's reserved names come from it."""
+    from alstrategies.metrics.base import RESERVED_NAMES
+    from alstrategies.records import ID_COLUMNS, ITERATIONS, TIMING_COLUMNS
+    from alstrategies.round_record import RECORD_KEYS, record_keys
+
+    full = _record(round=1, budget=0.2, strategy="margin", queried=np.array([4]), query_seconds=0.3)
+    full.scores, full.weights_sha256, full.network = {"score": [1.0]}, "abc", "sbc"
+    written = set(full.to_dict()) - set(full.metrics)
+    assert written == set(RECORD_KEYS)
+    assert {*ID_COLUMNS, ITERATIONS, *TIMING_COLUMNS} <= set(RECORD_KEYS)
+    assert frozenset(RECORD_KEYS) == RESERVED_NAMES
+    assert record_keys("seed", "round") == ["seed", "round"]
+    with pytest.raises(ValueError, match="not record keys: rounds"):
+        record_keys("seed", "rounds")
+
+
+def test_class_columns_read_back_into_the_class_names():
+    import pandas as pd
+
+    from alstrategies.records import class_columns, class_names_of, miss_columns
+
+    names = ["LV", "RV_cavity", "myo"]
+    columns = ["strategy", "dice", "hd95", *class_columns("dice", names), *class_columns("hd95", names)]
+    frame = pd.DataFrame(columns=[*columns, *miss_columns(names), "hd95_unit"])
+    assert class_columns("dice", names) == ["dice_LV", "dice_RV_cavity", "dice_myo"]
+    assert class_names_of(frame) == names  # no other column extends Dice's prefix
+
+
+@pytest.mark.skipif(not COMMITTED.is_dir(), reason="the committed phantom run is not in this checkout")
+def test_the_results_columns_name_the_classes_of_dataset_json():
+    import pandas as pd
+
+    from alstrategies.records import class_names_of
+
+    layout = RunLayout(COMMITTED)
+    recorded = json.loads(layout.dataset.read_text())["class_names"]
+    assert class_names_of(pd.read_csv(layout.results)) == recorded
+
+
+def test_shared_files_and_the_grid_layout(tmp_path):
+    from alstrategies.layout import GridLayout
+
+    layout = RunLayout(tmp_path)
+    for path in (layout.shared(0, "round0"), layout.shared(0, "full", "sbc"), layout.shared(2, "round0")):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{}")
+    (layout.shared_seed_dir(0) / "notes.txt").write_text("")
+    assert layout.shared_files() == [
+        layout.shared(0, "full", "sbc"),
+        layout.shared(0, "round0"),
+        layout.shared(2, "round0"),
+    ]
+    assert layout.shared_files(2) == [layout.shared(2, "round0")] and layout.shared_files(5) == []
+    assert layout.shared_dir == layout.shared_seed_dir(0).parent == tmp_path / "shared"
+    grid = GridLayout(tmp_path)
+    assert grid.manifest == tmp_path / "grid.json"
+    assert grid.variant("none") == tmp_path / "none"
+    assert grid.variant("add", "../run") == tmp_path / "../run"
+    assert [p.suffix for p in grid.ablation_table] == [".md", ".tex", ".csv"]
+    assert [p.name for p in layout.metric_tables("hd95")] == [
+        "hd95_table.md",
+        "hd95_table.tex",
+        "hd95_table.csv",
+    ]

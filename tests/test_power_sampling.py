@@ -2,19 +2,31 @@
 
 from __future__ import annotations
 
+import ast
+import dataclasses
 import inspect
 import itertools
 import math
+import typing
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from alstrategies.config import _kwargs_of
+from alstrategies.config import _kwargs_of, load_config, strategy_options
 from alstrategies.errors import ConfigError, StrategyContractError
 from alstrategies.registry import STRATEGIES
-from alstrategies.sampling import POWER_EPSILON, SAMPLINGS, positive_scores, sample_k
+from alstrategies.sampling import (
+    DEFAULT_BETA,
+    DEFAULT_SAMPLING,
+    POWER_EPSILON,
+    SAMPLINGS,
+    Sampler,
+    positive_scores,
+    sample_k,
+)
 from alstrategies.strategy import QueryContext, RankingStrategy, ScoreStrategy, top_k
 
 N, K, DRAWS = 6, 3, 20000
@@ -257,33 +269,165 @@ def test_every_registered_ranking_strategy_takes_the_sampling_options():
             assert factory(sampling_beta=2).sampling == factory.fixed_sampling, name
 
 
-def test_an_init_without_the_options_is_wrapped_to_take_them():
-    signature = inspect.signature(_NoOptions)
-    assert signature.parameters["sampling"].kind is inspect.Parameter.KEYWORD_ONLY
-    assert _kwargs_of(_NoOptions) == {
-        "scores": (3.0, 1.0, 2.0, 0.5),
-        "sampling": "top_k",
-        "sampling_beta": 1.0,
-    }
+def test_a_plug_in_init_without_the_options_keeps_its_signature_and_the_top_k():
+    """No hidden wrapping: an ``__init__`` that leaves the options out is the one written, and
+    its strategy ranks by the top k (the class's default :class:`Sampler`)."""
+    assert _NoOptions.__init__ is vars(_NoOptions)["__init__"] and not hasattr(
+        _NoOptions.__init__, "__wrapped__"
+    )
+    assert list(inspect.signature(_NoOptions).parameters) == ["scores"]
+    assert _kwargs_of(_NoOptions) == {"scores": (3.0, 1.0, 2.0, 0.5)}
     plain = _NoOptions()
-    assert (plain.sampling, plain.sampling_beta) == ("top_k", 1.0)
-    strategy = _NoOptions((1.0, 2.0), sampling="power", sampling_beta=0.5)
-    assert strategy.scores.tolist() == [1.0, 2.0] and strategy.sampling == "power"
-    assert _NoOptions.__init__.__name__ == "__init__" and "knows nothing" in _NoOptions.__doc__
+    assert plain.sampler == Sampler() == Sampler(DEFAULT_SAMPLING, DEFAULT_BETA)
+    assert (plain.sampling, plain.sampling_beta) == ("top_k", 1.0) and not plain.sampler.stochastic
+    context = _context(4)
+    for seed in range(5):
+        np.testing.assert_array_equal(
+            plain.query(context, 2, np.random.default_rng(seed)).indices,
+            top_k(context.unlabeled, plain.scores, 2, np.random.default_rng(seed)),
+        )
+    with pytest.raises(TypeError, match="sampling"):
+        _NoOptions((1.0, 2.0), sampling="power")  # the options it does not declare
 
-    class Power(_NoOptions):
+
+def test_a_plug_in_init_that_passes_the_options_draws_as_sample_k():
+    class Passes(_NoOptions):
+        def __init__(self, scores=(3.0, 1.0, 2.0, 0.5), *, sampling="top_k", sampling_beta=1.0) -> None:
+            RankingStrategy.__init__(self, sampling=sampling, sampling_beta=sampling_beta)
+            self.scores = np.asarray(scores)
+
+    assert _kwargs_of(Passes) == {"scores": (3.0, 1.0, 2.0, 0.5), "sampling": "top_k", "sampling_beta": 1.0}
+    strategy = Passes(sampling="power", sampling_beta=0.5)
+    assert strategy.sampler == Sampler("power", 0.5) and strategy.sampler.stochastic
+    context = _context(4)
+    for seed in range(5):
+        expected = sample_k(context.unlabeled, strategy.scores, 2, np.random.default_rng(seed), "power", 0.5)
+        np.testing.assert_array_equal(
+            strategy.query(context, 2, np.random.default_rng(seed)).indices, expected
+        )
+
+
+def test_a_fixed_rule_is_passed_by_the_variant_and_refused_otherwise():
+    class Power(_Fixed):
         fixed_sampling = "power"
 
-    assert "sampling" not in _kwargs_of(Power) and Power().sampling == "power"
-    with pytest.raises(ConfigError, match="always samples with 'power'"):
-        Power(sampling="top_k")
+        def __init__(self, scores, *, sampling_beta=1.0) -> None:
+            super().__init__(scores, sampling="power", sampling_beta=sampling_beta)
 
-    class Child(Power):  # inherits the fixed rule, also with an __init__ of its own
-        def __init__(self) -> None:
-            super().__init__((5.0,))
+    assert "sampling" not in _kwargs_of(Power) and Power([1.0], sampling_beta=3).sampler == Sampler(
+        "power", 3.0
+    )
+    with pytest.raises(TypeError, match="sampling"):
+        Power([1.0], sampling="top_k")
 
-    assert "sampling" not in _kwargs_of(Child) and Child(sampling_beta=3).sampling_beta == 3.0
-    assert Child().sampling == "power"
+    class Forgets(_Fixed):  # a fixed rule, but an __init__ that passes the default rule on
+        fixed_sampling = "power"
+
+    with pytest.raises(ConfigError, match="always samples with 'power', not 'top_k'"):
+        Forgets([1.0])
+
+
+def test_no_ranking_strategy_has_a_rewritten_init_or_signature():
+    """Every registered ranking strategy's ``__init__`` is a function of its source: no wrapper,
+    no ``__signature__``, and the base rewrites nothing when a class is created."""
+    assert "__init_subclass__" not in vars(RankingStrategy)
+    for name in STRATEGIES.names():
+        factory = STRATEGIES.get(name)
+        if not (isinstance(factory, type) and issubclass(factory, RankingStrategy)):
+            continue
+        owner = next(cls for cls in factory.__mro__ if "__init__" in vars(cls))
+        init = vars(owner)["__init__"]
+        assert factory.__init__ is init, name
+        assert not hasattr(init, "__wrapped__") and "__signature__" not in vars(init), name
+        assert init.__code__.co_filename == inspect.getsourcefile(owner), name
+
+
+def test_the_sampler_is_a_validated_frozen_value():
+    assert Sampler("softmax", 2) == Sampler("softmax", 2.0) and isinstance(Sampler("softmax", 2).beta, float)
+    assert [Sampler(rule).stochastic for rule in SAMPLINGS] == [False, True, True, True]
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        Sampler().rule = "power"  # type: ignore[misc]
+    with pytest.raises(ConfigError, match=r"unknown query sampling 'gumbel'; use one of \('top_k', 'power'"):
+        Sampler("gumbel")  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match=">= 0"):
+        Sampler("power", -1.0)
+    scores, rng = np.array([0.9, 0.5, 0.2, 1.3]), np.random.default_rng(3)
+    np.testing.assert_array_equal(
+        Sampler("softrank", 1.5).sample(np.arange(4), scores, 2, rng),
+        sample_k(np.arange(4), scores, 2, np.random.default_rng(3), "softrank", 1.5),
+    )
+
+
+def test_the_rules_and_the_default_are_declared_once():
+    """``query.sampling``'s values come from the ``SamplingRule`` Literal, its default from
+    ``DEFAULT_SAMPLING``: settings, config validation, sampling and the strategies agree."""
+    from alstrategies import config, settings, strategy
+
+    assert SAMPLINGS == config.SAMPLINGS == strategy.SAMPLINGS == typing.get_args(settings.SamplingRule)
+    assert SAMPLINGS == ("top_k", "power", "softmax", "softrank") and DEFAULT_SAMPLING == "top_k"
+    assert settings.QueryConfig().sampling == DEFAULT_SAMPLING and settings.QueryConfig().beta == DEFAULT_BETA
+    assert config.DEFAULTS["query"]["sampling"] == DEFAULT_SAMPLING
+    for factory in (RankingStrategy, ScoreStrategy, STRATEGIES.get("bald"), STRATEGIES.get("vaal")):
+        parameters = inspect.signature(factory).parameters
+        assert parameters["sampling"].default is DEFAULT_SAMPLING, factory
+        assert parameters["sampling_beta"].default == DEFAULT_BETA, factory
+    literals = []  # the string "top_k" in the package's code, outside __all__ (the function top_k)
+    for path in sorted(Path(config.__file__).parent.rglob("*.py")):
+        tree = ast.parse(path.read_text())
+        exported = {
+            id(c)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Name) and t.id == "__all__" for t in node.targets)
+            for c in ast.walk(node.value)
+        }
+        literals += [
+            f"{path.name}:{node.lineno}"
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and node.value == "top_k" and id(node) not in exported
+        ]
+    assert [entry.split(":")[0] for entry in literals] == ["settings.py", "settings.py"], literals
+
+
+def test_the_config_passes_query_sampling_to_the_strategies_that_declare_it():
+    config = load_config(None, ["query.sampling='softmax'", "query.beta=2.5"])
+    assert strategy_options(config, "bald") == {
+        "reduction": "mean",
+        "sampling": "softmax",
+        "sampling_beta": 2.5,
+    }
+    assert STRATEGIES.get("bald")(**strategy_options(config, "bald")).sampler == Sampler("softmax", 2.5)
+    assert strategy_options(config, "power_bald") == {"reduction": "mean", "sampling_beta": 2.5}
+    assert STRATEGIES.get("power_bald")(**strategy_options(config, "power_bald")).sampler == Sampler(
+        "power", 2.5
+    )
+    assert "sampling" not in strategy_options(config, "random")
+    with pytest.raises(ConfigError, match=r"unknown option\(s\) \['sampling'\] for strategy 'power_bald'"):
+        load_config(None, ["strategies.power_bald.sampling='top_k'"])
+    with pytest.raises(ConfigError, match=r"query.sampling = 'gumbel' is not one of \('top_k', 'power'"):
+        load_config(None, ["query.sampling='gumbel'"])
+
+
+def test_a_query_sampling_that_cannot_reach_a_ranking_plug_in_is_an_error(monkeypatch):
+    """A plug-in ranking strategy whose own ``__init__`` declares no sampling option would take
+    the top k whatever ``query.sampling`` says: refused in one line instead."""
+
+    class Deaf(RankingStrategy):
+        name = "deaf_ranking"
+
+        def __init__(self, reduction: str = "mean") -> None:
+            super().__init__()
+            self.reduction = reduction
+
+        def score(self, context, rng):
+            return context.unlabeled.astype(float), {}
+
+    real_get = STRATEGIES.get
+    monkeypatch.setattr(STRATEGIES, "get", lambda name: Deaf if name == "deaf_ranking" else real_get(name))
+    config = load_config(None, ["query.sampling='softmax'"])
+    with pytest.raises(ConfigError, match=r"query.sampling = 'softmax' cannot reach strategy 'deaf_ranking'"):
+        strategy_options(config, "deaf_ranking")
+    assert strategy_options(load_config(None, []), "deaf_ranking") == {"reduction": "mean"}
 
 
 # -- the named variants --------------------------------------------------------------------------

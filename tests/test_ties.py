@@ -18,7 +18,8 @@ class _Fixed(RankingStrategy):
 
     name = "fixed"
 
-    def __init__(self, scores: np.ndarray) -> None:
+    def __init__(self, scores: np.ndarray, **sampling_options: object) -> None:
+        super().__init__(**sampling_options)  # type: ignore[arg-type]
         self.fixed = np.asarray(scores, dtype=np.float64)
 
     def score(self, context: QueryContext, rng: np.random.Generator) -> tuple[np.ndarray, dict]:
@@ -149,7 +150,7 @@ def test_every_registered_ranking_strategy_ranks_through_the_shared_select():
 def test_tied_scores_are_drawn_uniformly_by_every_sampling_rule(sampling):
     """Tied scores get equal weights under every stochastic rule (softrank: their average rank)."""
     scores = np.array([2.0, 2.0, 2.0, 2.0, 0.5, 0.5])
-    strategy = _Fixed(scores, sampling=sampling, sampling_beta=1.5)  # an __init__ without the options
+    strategy = _Fixed(scores, sampling=sampling, sampling_beta=1.5)
     context = _context(n=9, labeled=(0, 4, 8))
     counts = np.zeros(scores.size)
     rng = np.random.default_rng(0)

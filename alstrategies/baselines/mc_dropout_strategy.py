@@ -14,7 +14,16 @@ import torch
 from alstrategies.errors import ConfigError
 from alstrategies.mc_dropout import MCDropoutSampler
 from alstrategies.seeding import torch_seed
-from alstrategies.strategy import REDUCTIONS, QueryContext, RankingStrategy, Reduction, reduce_pixels
+from alstrategies.strategy import (
+    DEFAULT_BETA,
+    DEFAULT_SAMPLING,
+    REDUCTIONS,
+    QueryContext,
+    RankingStrategy,
+    Reduction,
+    SamplingRule,
+    reduce_pixels,
+)
 
 
 class MCDropoutStrategy(RankingStrategy):
@@ -26,8 +35,8 @@ class MCDropoutStrategy(RankingStrategy):
         passes: int = 10,
         reduction: Reduction = "mean",
         *,
-        sampling: str = "top_k",
-        sampling_beta: float = 1.0,
+        sampling: SamplingRule = DEFAULT_SAMPLING,
+        sampling_beta: float = DEFAULT_BETA,
     ) -> None:
         if isinstance(passes, bool) or not isinstance(passes, int) or passes < 2:
             raise ConfigError(f"{self.name} needs at least 2 stochastic passes, got passes={passes!r}")

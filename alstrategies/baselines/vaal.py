@@ -35,7 +35,7 @@ from torch import nn
 
 from alstrategies.errors import ConfigError
 from alstrategies.seeding import seeded_torch, torch_seed
-from alstrategies.strategy import QueryContext, RankingStrategy
+from alstrategies.strategy import DEFAULT_BETA, DEFAULT_SAMPLING, QueryContext, RankingStrategy, SamplingRule
 
 IMAGE_SIZES = (64, 128)
 KLD_REDUCTIONS = ("mean", "sum")
@@ -201,8 +201,8 @@ class VAALStrategy(RankingStrategy):
         discriminator_width: int = 512,
         init: str = "torch",
         *,
-        sampling: str = "top_k",
-        sampling_beta: float = 1.0,
+        sampling: SamplingRule = DEFAULT_SAMPLING,
+        sampling_beta: float = DEFAULT_BETA,
     ) -> None:
         super().__init__(sampling=sampling, sampling_beta=sampling_beta)
         if image_size not in IMAGE_SIZES:

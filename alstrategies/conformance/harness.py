@@ -53,7 +53,7 @@ def run_query(strategy: QueryStrategy, context: QueryContext, k: int, seed: int 
         return result
 
     try:
-        strategy.select = recording  # type: ignore[method-assign]  # instance attribute, this call only
+        strategy.select = recording  # type: ignore[method-assign,assignment]  # instance attribute, this call only
         patched = True
     except AttributeError:  # __slots__: run without the detailed messages
         patched = False

@@ -161,7 +161,10 @@ def _raw_cases(root: Path) -> list[tuple[str, Path, Path]]:
 def _load_raw(root: Path, image_size: int, evaluation: str, spacing: Spacing | None = None) -> Loaded:
     held_out = set(TEST_PATIENTS if evaluation == "test" else VAL_PATIENTS)
     excluded = set(VAL_PATIENTS) | set(TEST_PATIENTS)
-    images, labels, groups, volumes = [], [], [], []
+    images: list[np.ndarray] = []
+    labels: list[np.ndarray] = []
+    groups: list[str] = []
+    volumes: list[Volume] = []
     positions: list[np.ndarray] = []
     for name, image_path, label_path in bar(_raw_cases(root), desc="ACDC volumes", unit="volume"):
         number = _patient_number(name)

@@ -129,7 +129,7 @@ def save(data: SegmentationData, path: Path, listing: list[FileRecord] | None = 
     try:
         np.save(staging / "pool_images.npy", data.pool_images)
         np.save(staging / "pool_labels.npy", data.pool_labels)
-        arrays = {}
+        arrays: dict[str, Any] = {}
         for index, volume in enumerate(data.test_volumes):
             arrays[f"image_{index}"] = volume.image
             arrays[f"label_{index}"] = volume.label

@@ -78,7 +78,8 @@ def find_cases(
     if census is not None:
         census.found = len(cases)
         listed = {path for pair in cases.values() for path in pair}
-        hidden, unlisted = [], []
+        hidden: list[str] = []
+        unlisted: list[str] = []
         for folder in (root / "imagesTr", root / "labelsTr"):
             for path in sorted(folder.iterdir()) if folder.is_dir() else []:
                 if path.is_file() and path not in listed:

@@ -60,7 +60,7 @@ def find_cases(root: Path, first_case: int, last_case: int, census: Census | Non
     case numbers of the range without a folder are skipped and counted in ``census``; a
     segmentation without its imaging is an error (an incomplete ``get_imaging`` download).
     """
-    folders = {}
+    folders: dict[int, Path] = {}
     for base in (root, root / "data"):
         if base.is_dir():
             for path in base.iterdir():

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import struct
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
@@ -82,7 +82,7 @@ def read_volume(
         raise DatasetError(f"{path} is missing")
     read_head(path)
     try:
-        volume = nibabel.load(str(path))
+        volume: Any = nibabel.load(str(path))  # a NIfTI image: shape, affine, header, dataobj
     except Exception as error:  # nibabel raises several types for corrupt or truncated files
         raise _corrupt(path, error) from None
     if len(volume.shape) < 3:
@@ -108,8 +108,9 @@ def read_volume(
         if channel_hint and array.ndim == 4:
             hint = f"; it holds {array.shape[-1]} channels: choose one with data.channel = 0..{array.shape[-1] - 1}"
         raise DatasetError(f"{path}: expected a 3D volume, got an array of shape {array.shape}{hint}")
-    zooms = tuple(float(z) for z in volume.header.get_zooms()[:3])
-    return NiftiVolume(array, zooms, stored, axis_codes(volume.affine))  # type: ignore[arg-type]
+    x, y, z = (float(zoom) for zoom in volume.header.get_zooms()[:3])
+    zooms = (x, y, z)
+    return NiftiVolume(array, zooms, stored, axis_codes(volume.affine))
 
 
 def read_nifti(

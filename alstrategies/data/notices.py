@@ -22,7 +22,9 @@ def _install() -> None:
         return
     original = warnings.formatwarning
 
-    def formatwarning(message: Any, category: type, filename: str, lineno: int, line: Any = None) -> str:
+    def formatwarning(
+        message: Any, category: type[Warning], filename: str, lineno: int, line: Any = None
+    ) -> str:
         if isinstance(category, type) and issubclass(category, DatasetWarning):
             return f"alstrategies: warning: {message}\n"
         return original(message, category, filename, lineno, line)

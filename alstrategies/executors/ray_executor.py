@@ -12,6 +12,7 @@ filesystem every node mounts at the same path, and every node needs this package
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from alstrategies.errors import ConfigError, MissingDependencyError
 from alstrategies.executors.scheduling import UnitScheduler
@@ -61,7 +62,11 @@ class RayExecutor:
             raise MissingDependencyError(INSTALL_HINT) from None
         started_here = not ray.is_initialized()
         if started_here:
-            options = {"include_dashboard": False, "logging_level": logging.WARNING, "log_to_driver": False}
+            options: dict[str, Any] = {
+                "include_dashboard": False,
+                "logging_level": logging.WARNING,
+                "log_to_driver": False,
+            }
             if self.address:
                 ray.init(address=self.address, **options)
             else:
@@ -72,7 +77,8 @@ class RayExecutor:
         )
 
         def submit(unit: WorkUnit, dependency: object | None):
-            return task.remote(spec, unit) if dependency is None else task.remote(spec, unit, dependency)
+            args = (spec, unit) if dependency is None else (spec, unit, dependency)
+            return task.remote(*args)
 
         def wait(handles: list, timeout: float) -> tuple[list, list]:
             done, not_done = ray.wait(handles, num_returns=1, timeout=timeout)

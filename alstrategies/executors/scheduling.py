@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from alstrategies.errors import UnitFailed
 from alstrategies.units import Schedulable, WorkUnit
@@ -23,9 +24,9 @@ class UnitScheduler:
     def __init__(
         self,
         experiment: Schedulable,
-        submit: Callable[[WorkUnit, object | None], object],
-        wait: Callable[[list[object], float], tuple[list[object], list[object]]],
-        result: Callable[[object], object],
+        submit: Callable[[WorkUnit, Any], Any],
+        wait: Callable[[list[Any], float], tuple[list[Any], list[Any]]],
+        result: Callable[[Any], Any],
         chain_on_handles: bool = False,
         poll_seconds: float = 2.0,
     ) -> None:

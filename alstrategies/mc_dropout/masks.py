@@ -12,6 +12,7 @@ import math
 import weakref
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numpy as np
 import torch
@@ -101,7 +102,7 @@ def _fast_forward(
     scales: dict[tuple[float, torch.dtype], float] = {}
     calls = {"pass": -1, "count": 0}  # calls of this module in the current pass
     # the last input (weakly) and, once it comes back, ``input * scale`` kept in the workspace
-    repeat: dict[str, object] = {"input": None, "p": None, "scaled": None}
+    repeat: dict[str, Any] = {"input": None, "p": None, "scaled": None}
 
     def forward(x: torch.Tensor) -> torch.Tensor:
         p = module.p
@@ -151,7 +152,7 @@ def fast_dropout(model: nn.Module, seed: int, workspace: Workspace | None = None
     masks = DropoutMasks(seed)
     switched = [module for module in model.modules() if type(module) is nn.Dropout]
     for module in switched:
-        module.forward = _fast_forward(module, masks, type(module).forward.__get__(module), workspace)
+        module.forward = _fast_forward(module, masks, type(module).forward.__get__(module), workspace)  # type: ignore[method-assign]
     try:
         yield masks
     finally:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import torch
 from torch import nn
@@ -41,7 +42,7 @@ def _deterministic(module: nn.Module) -> bool:
 def _cached_forward(block: nn.Sequential, prefix: int, workspace: Workspace | None) -> Callable:
     children = list(block)
     head, tail = children[:prefix], children[prefix:]
-    state: dict[str, object] = {"input": None, "output": None, "on": True}
+    state: dict[str, Any] = {"input": None, "output": None, "on": True}
 
     def forward(x: torch.Tensor) -> torch.Tensor:
         if state["on"] and state["input"] is x:
@@ -86,7 +87,7 @@ def cached_prefixes(model: nn.Module, workspace: Workspace | None = None) -> Ite
         if 0 < prefix < len(children):
             first = children[prefix]
             if type(first) is nn.Dropout and first.training and not first.inplace:
-                block.forward = _cached_forward(block, prefix, workspace)
+                block.forward = _cached_forward(block, prefix, workspace)  # type: ignore[method-assign]
                 switched.append(block)
     try:
         yield switched

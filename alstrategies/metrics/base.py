@@ -10,12 +10,14 @@ and ``<name>_per_class`` in the round records, ``results.csv`` gets the columns 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
+
+from alstrategies.round_record import RECORD_KEYS
 
 __all__ = [
     "DEFAULT_METRICS",
@@ -33,34 +35,14 @@ __all__ = [
 ]
 
 
-class MetricFunction(Protocol):
-    """``(pred_mask, target_mask, spacing, **options) -> float`` for two binary masks of one class;
-    NaN where the metric is undefined."""
-
-    def __call__(
-        self, pred_mask: np.ndarray, target_mask: np.ndarray, spacing: Sequence[float] | None, **options: Any
-    ) -> float: ...
+#: ``(pred_mask, target_mask, spacing, *options) -> float`` for two binary masks of one class;
+#: NaN where the metric is undefined. A metric's options (e.g. HD95's ``missing``, surface
+#: Dice's ``tolerance``) follow ``spacing``, so the signature varies with the metric.
+MetricFunction = Callable[..., float]
 
 
 #: Record keys and results.csv columns that a metric's name (or ``<name>_per_class``) must not take.
-RESERVED_NAMES = frozenset(
-    {
-        "strategy",
-        "seed",
-        "round",
-        "budget",
-        "n_labeled",
-        "fraction",
-        "iterations",
-        "train_seconds",
-        "query_seconds",
-        "eval_seconds",
-        "labeled",
-        "queried",
-        "loss_history",
-        "torch_threads",
-    }
-)
+RESERVED_NAMES = frozenset(RECORD_KEYS)
 #: What titles say of a dataset-dependent unit (HD95) that a run did not record.
 UNIT_NOT_RECORDED = "unit not recorded"
 _NAME = re.compile(r"[a-z][a-z0-9]*(_[a-z0-9]+)*")

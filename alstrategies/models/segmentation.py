@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -19,7 +21,8 @@ class SegmentationNet(nn.Module):
         super().__init__()
         self.backbone = backbone
         self.num_classes = num_classes
-        self.head = nn.Conv2d(backbone.decoder_channels, num_classes, 1)
+        channels: Any = backbone.decoder_channels  # a backbone states its channels (blocks.py)
+        self.head = nn.Conv2d(channels, num_classes, 1)
 
     def forward(self, x: torch.Tensor) -> ModelOutput:
         features = self.backbone(x)

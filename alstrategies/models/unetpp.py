@@ -42,5 +42,6 @@ class UNetPlusPlus(nn.Module):
             for i in range(levels - j):
                 deeper = grid[i + 1][j - 1]
                 up = F.interpolate(deeper, size=grid[i][0].shape[-2:], mode="bilinear", align_corners=False)
-                grid[i].append(self.nodes[i][j - 1](torch.cat([*grid[i], up], dim=1)))
+                node = self.nodes[i][j - 1]  # type: ignore[index]  # a ModuleList of ModuleLists
+                grid[i].append(node(torch.cat([*grid[i], up], dim=1)))
         return BackboneFeatures(encoder=encoder, decoder=grid[0][-1])

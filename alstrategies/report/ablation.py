@@ -32,22 +32,23 @@ import numpy as np
 import pandas as pd
 
 from alstrategies.errors import ConfigError, MissingFileError, RecordError
+from alstrategies.layout import GridLayout, RunLayout
+from alstrategies.records import class_columns, class_names_of
 from alstrategies.report.ablation_pairs import ablation_pairs, render_pairs_markdown
 from alstrategies.report.io import atomic_write_text, write_csv
 from alstrategies.report.tables import Table, budget_label, render_latex, render_markdown, tidy_frame
 
-__all__ = ["GRID_FILE", "LAYOUTS", "ablation_table", "read_grid", "variant_folders", "write_ablation_report"]
+__all__ = ["LAYOUTS", "ablation_table", "read_grid", "variant_folders", "write_ablation_report"]
 
-GRID_FILE = "grid.json"
 LAYOUTS = ("variant_by_class", "strategy_by_variant")
 
 
 def read_grid(grid_dir: str | Path) -> dict:
     """``grid.json`` of ``grid_dir``, checked: ``name``, ``variants`` (non-empty, distinct),
     ``budget`` in (0, 1], ``layout`` in :data:`LAYOUTS`; optional ``strategy`` and ``labels``."""
-    path = Path(grid_dir) / GRID_FILE
+    path = GridLayout(grid_dir).manifest
     if not path.is_file():
-        raise MissingFileError(f"{path} not found: a grid folder holds {GRID_FILE}")
+        raise MissingFileError(f"{path} not found: a grid folder holds {path.name}")
     try:
         grid = json.loads(path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError) as error:
@@ -87,9 +88,9 @@ def read_grid(grid_dir: str | Path) -> dict:
 def variant_folders(grid_dir: str | Path) -> dict[str, Path]:
     """The run folder of each variant of the grid ``grid_dir``, in ``grid.json`` order:
     ``GRID/<variant>``, or the reused folder that ``folders`` names (relative to the grid)."""
-    grid_dir = Path(grid_dir)
     grid = read_grid(grid_dir)
-    return {variant: grid_dir / grid["folders"].get(variant, variant) for variant in grid["variants"]}
+    layout = GridLayout(grid_dir)
+    return {variant: layout.variant(variant, grid["folders"].get(variant)) for variant in grid["variants"]}
 
 
 def _at_budget(frame: pd.DataFrame, budget: float) -> pd.DataFrame:
@@ -108,7 +109,7 @@ def _class_names(frames: dict[str, pd.DataFrame | None]) -> list[str]:
     names: dict[str, None] = {}
     for frame in frames.values():
         if frame is not None:
-            names.update((c.removeprefix("dice_"), None) for c in frame.columns if c.startswith("dice_"))
+            names.update((name, None) for name in class_names_of(frame))
     return list(names)
 
 
@@ -129,7 +130,7 @@ def ablation_table(
     at = {v: _at_budget(f, budget) if f is not None else None for v, f in frames.items()}
     if layout == "variant_by_class":
         classes = _class_names(frames)
-        columns = [f"dice_{c}" for c in classes] + ["dice"]
+        columns = [*class_columns("dice", classes), "dice"]
         mean = np.full((len(variants), len(columns)), np.nan)
         std, count = np.full_like(mean, np.nan), np.zeros_like(mean)
         for i, variant in enumerate(variants):
@@ -201,12 +202,13 @@ def write_ablation_report(
     Markdown file."""
     grid_dir = Path(grid_dir)
     grid = read_grid(grid_dir)
+    files = GridLayout(grid_dir)
     frames: dict[str, pd.DataFrame | None] = {}
     for variant, folder in variant_folders(grid_dir).items():
-        path = folder / "results.csv"
+        path = RunLayout(folder).results
         frames[variant] = _read_results(path) if path.is_file() else None
     if all(frame is None for frame in frames.values()):
-        raise MissingFileError(f"no variant of {grid_dir / GRID_FILE} has a results.csv yet")
+        raise MissingFileError(f"no variant of {files.manifest} has a results.csv yet")
     budget, layout = grid["budget"], grid["layout"]
     where = f"{budget_label(budget)} labeled" + (f", strategy {grid['strategy']}" if grid["strategy"] else "")
     layout_text = {
@@ -235,9 +237,8 @@ def write_ablation_report(
         pairs = ablation_pairs(at_budget, strategy=grid["strategy"])
         if not pairs.empty:
             text += [render_pairs_markdown(pairs, grid["labels"])]
-    markdown = grid_dir / "ablation_table.md"
+    markdown, latex, csv = files.ablation_table
     atomic_write_text(markdown, "\n".join(text))
-    latex = grid_dir / "ablation_table.tex"
     label = "tab:" + "".join(c if c.isalnum() else "-" for c in str(grid["name"]))
     atomic_write_text(latex, render_latex(table, caption=description, label=label))
     rows, columns = ("variant", "class") if layout == "variant_by_class" else ("strategy", "variant")
@@ -248,10 +249,9 @@ def write_ablation_report(
         label_field="column_label",
         constants={"budget": budget},
     )
-    csv = write_csv(frame, grid_dir / "ablation_table.csv")
-    written = [markdown, latex, csv]
+    written = [markdown, latex, write_csv(frame, csv)]
     if pairs is not None and not pairs.empty:
-        written.append(write_csv(pairs, grid_dir / "ablation_pairs.csv"))
+        written.append(write_csv(pairs, files.ablation_pairs))
     if reference is not None:
         from alstrategies.report.ablation_reference import load_ablation_reference, write_ablation_reference
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from alstrategies.errors import ReferenceTableError
+from alstrategies.layout import GridLayout
 from alstrategies.report.io import atomic_write_text, write_csv
 from alstrategies.report.reference import read_reference_csv
 
@@ -77,6 +78,6 @@ def write_ablation_reference(
         *lines,
         "",
     ]
-    markdown = grid_dir / "ablation_reference.md"
+    markdown, csv = GridLayout(grid_dir).ablation_reference
     atomic_write_text(markdown, "\n".join(text))
-    return [markdown, write_csv(pd.DataFrame(rows), grid_dir / "ablation_reference.csv")]
+    return [markdown, write_csv(pd.DataFrame(rows), csv)]

@@ -26,13 +26,12 @@ import pandas as pd
 
 from alstrategies.errors import RecordError
 from alstrategies.layout import RunLayout
-from alstrategies.records import read_record
+from alstrategies.records import KEY_COLUMNS, read_record
 from alstrategies.report.io import write_csv
 from alstrategies.report.statistics import BASELINE
 
 __all__ = [
     "DIAGNOSTIC_COLUMNS",
-    "DIAGNOSTICS_FILE",
     "batch_diagnostics_markdown",
     "batch_diagnostics_table",
     "batch_numbers",
@@ -40,9 +39,8 @@ __all__ = [
     "write_batch_diagnostics",
 ]
 
-DIAGNOSTICS_FILE = "batch_diagnostics.csv"
 NUMBERS = ["batch_size", "volumes", "volume_share", "adjacent_pairs", "end_share", "empty_share"]
-DIAGNOSTIC_COLUMNS = ["strategy", "seed", "round", "budget", *NUMBERS]
+DIAGNOSTIC_COLUMNS = [*KEY_COLUMNS, *NUMBERS]
 
 
 def read_pool_table(run_dir: str | Path) -> pd.DataFrame | None:
@@ -90,6 +88,7 @@ def batch_diagnostics_table(run_dir: str | Path) -> pd.DataFrame:
     rows = []
     layout = RunLayout(run_dir)
     for path in layout.strategy_records() if pool is not None else []:
+        assert pool is not None
         key, record = layout.parse(path), read_record(path)
         queried = np.asarray((record or {}).get("queried") or [], dtype=np.int64)
         if key is None or queried.size == 0:
@@ -114,7 +113,7 @@ def write_batch_diagnostics(run_dir: str | Path, out_dir: str | Path) -> list[Pa
     """Write ``out_dir/batch_diagnostics.csv`` from ``run_dir``; ``[]`` (nothing written) when the
     folder has no ``pool.csv`` or no round that queried."""
     table = batch_diagnostics_table(run_dir)
-    return [] if table.empty else [write_csv(table, Path(out_dir) / DIAGNOSTICS_FILE)]
+    return [] if table.empty else [write_csv(table, RunLayout(out_dir).batch_diagnostics)]
 
 
 def batch_diagnostics_markdown(run_dir: str | Path | None, table: pd.DataFrame | None = None) -> list[str]:

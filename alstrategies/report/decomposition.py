@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from alstrategies.errors import RecordError
+from alstrategies.layout import RunLayout
 from alstrategies.report.bootstrap import t_mean_ci
 from alstrategies.report.io import atomic_write_text, write_csv
 from alstrategies.report.statistics import common_budgets, paired_test, per_seed_aulc
@@ -177,13 +178,14 @@ def write_network_query_split(
     shared_dir, paper_dir, out_dir = Path(shared_dir), Path(paper_dir), Path(out_dir)
     frames = []
     for folder in (shared_dir, paper_dir):
-        path = folder / "results.csv"
+        path = RunLayout(folder).results
         if not path.is_file():
             raise RecordError(f"{path} not found: both runs need a results.csv")
         frames.append(pd.read_csv(path))
-    split = network_query_split(*frames, metric=metric)
+    shared, paper = frames
+    split = network_query_split(shared, paper, metric=metric)
     summary = split_summary(split)
-    round0 = round0_by_network(*frames, split["seed"].tolist())
+    round0 = round0_by_network(shared, paper, split["seed"].tolist())
     table = split.astype({"seed": object})
     stats_rows = pd.DataFrame(
         [
@@ -192,10 +194,9 @@ def write_network_query_split(
         ]
     )
     out_dir.mkdir(parents=True, exist_ok=True)
-    md = out_dir / "network_query_split.md"
+    md, csv = RunLayout(out_dir).network_query_split
     atomic_write_text(md, _markdown(split, summary, round0, shared_dir, paper_dir))
-    csv = write_csv(pd.concat([table, stats_rows], ignore_index=True), out_dir / "network_query_split.csv")
-    return [md, csv]
+    return [md, write_csv(pd.concat([table, stats_rows], ignore_index=True), csv)]
 
 
 def network_pairs(folders: list[Path]) -> list[tuple[Path, Path]]:
@@ -203,7 +204,7 @@ def network_pairs(folders: list[Path]) -> list[tuple[Path, Path]]:
     each, the report splits SBC-AL's gain over Random into the network's and the query's part."""
     kinds: dict[str, list[Path]] = {"shared": [], "paper": []}
     for folder in folders:
-        config = folder / "config.json"
+        config = RunLayout(folder).config
         if config.is_file():
             networks = json.loads(config.read_text()).get("protocol", {}).get("networks", "shared")
             kinds.setdefault(networks, []).append(folder)

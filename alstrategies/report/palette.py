@@ -14,6 +14,7 @@ in Okabe–Ito order: RV orange, MYO sky blue, LV bluish green on ACDC); backgro
 from __future__ import annotations
 
 import hashlib
+from typing import Any
 
 from matplotlib.colors import to_rgb
 
@@ -128,7 +129,7 @@ def strategy_color(name: str) -> str:
     return _HASHED_COLORS[_digest(name) % len(_HASHED_COLORS)]
 
 
-def strategy_style(name: str) -> dict[str, str]:
+def strategy_style(name: str) -> dict[str, Any]:
     """Keyword arguments for ``Axes.plot``: ``color``, ``linestyle`` (``"--"`` for a control,
     ``"-"`` otherwise) and ``marker``, e.g. ``axis.plot(x, y, **strategy_style(name), label=name)``."""
     marker = STRATEGY_MARKERS.get(name) or _HASHED_MARKERS[(_digest(name) >> 32) % len(_HASHED_MARKERS)]

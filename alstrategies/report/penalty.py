@@ -12,6 +12,7 @@ entry and its transpose sum to the share of budgets where the pair differs.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,7 +42,7 @@ def budget_tests(
     out = []
     for budget, at in rows.groupby("budget", sort=True):
         wide = at.groupby(["seed", "strategy"])[metric].mean().unstack("strategy")
-        tests = []
+        tests: list[list[Any]] = []
         for i, first in enumerate(names):
             for second in names[i + 1 :]:
                 if first in wide.columns and second in wide.columns:

@@ -27,6 +27,7 @@ from matplotlib.image import AxesImage
 from matplotlib.patches import Patch
 
 from alstrategies.errors import ConfigError
+from alstrategies.layout import RunLayout
 from alstrategies.report.budget_choice import parse_budget, resolve_budget, round_of
 from alstrategies.report.io import save_figure
 from alstrategies.report.palette import CLASS_COLORS, class_color
@@ -237,7 +238,7 @@ def qualitative_figure(
         for name, snapshot in snapshots.items()
     }
     _slice_rows(lambda r: axes[r], reference, rows, panels)
-    arrays = [reference["labels"]] + [s["prediction"] for s in present.values()]
+    arrays: list[np.ndarray | None] = [reference["labels"], *(s["prediction"] for s in present.values())]
     _finish(figure, class_names, arrays, title)
     return figure
 
@@ -346,8 +347,9 @@ def write_qualitative_figures(
     if max_slices < 1:
         raise ConfigError(f"max_slices must be at least 1, got {max_slices}")
     run_dir = Path(run_dir)
+    layout = RunLayout(run_dir)
     notes: list[str] = []
-    if not (run_dir / "snapshots").is_dir():
+    if not layout.snapshots_dir.is_dir():
         notes.append(f"qualitative.png, sbcal_outputs.png skipped: no snapshots folder in {run_dir}")
         return [], notes
     chosen = resolve_budget(results, budget)
@@ -373,7 +375,7 @@ def write_qualitative_figures(
     figure = qualitative_figure(
         snapshots, class_names, title=f"Predictions at {where} ({round_text})", max_slices=max_slices
     )
-    written.append(save_figure(figure, run_dir / "qualitative.png"))
+    written.append(save_figure(figure, layout.qualitative))
     sbcal = snapshots.get(SBCAL_STRATEGY)
     if sbcal is None:
         notes.append(f"sbcal_outputs.png skipped: no {SBCAL_STRATEGY} snapshot at {where}")
@@ -384,5 +386,5 @@ def write_qualitative_figures(
             title=f"{SBCAL_STRATEGY} at {where} (round {rounds[SBCAL_STRATEGY]})",
             max_slices=max_slices,
         )
-        written.append(save_figure(figure, run_dir / "sbcal_outputs.png"))
+        written.append(save_figure(figure, layout.sbcal_outputs))
     return written, notes

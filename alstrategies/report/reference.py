@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from alstrategies.errors import ReferenceTableError
+from alstrategies.layout import RunLayout
 from alstrategies.report.io import atomic_write_text, write_csv
 from alstrategies.report.reference_aulc import reference_aulc, reference_aulc_markdown
 from alstrategies.report.tables import Table, budget_label, render_latex, render_markdown, summarise
@@ -152,11 +153,12 @@ def write_reference_comparison(
                     "difference": ours - theirs,
                 }
             )
-    paths = [out_dir / "reference_comparison.md", out_dir / "reference_comparison.tex"]
+    files = RunLayout(out_dir)
+    paths = list(files.reference_comparison)
     atomic_write_text(paths[0], markdown)
     atomic_write_text(paths[1], latex)
-    paths.append(write_csv(pd.DataFrame(frame), out_dir / "reference_comparison.csv"))
+    write_csv(pd.DataFrame(frame), paths[2])
     if not aulc.empty:
         renamed = aulc.rename(columns={"paper_aulc": f"{source}_aulc", "paper_gain": f"{source}_gain"})
-        paths.append(write_csv(renamed, out_dir / "reference_aulc.csv"))
+        paths.append(write_csv(renamed, files.reference_aulc))
     return paths

@@ -17,9 +17,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from alstrategies.layout import RunLayout
 from alstrategies.report.batch_diagnostics import (
     DIAGNOSTIC_COLUMNS,
-    DIAGNOSTICS_FILE,
     batch_diagnostics_table,
 )
 from alstrategies.report.bootstrap import BASELINE, aulc_vs_baseline, difference_bands
@@ -136,27 +136,27 @@ def write_statistics_files(
     statistics: RunStatistics, out_dir: str | Path, ylabel: str = "Dice"
 ) -> list[Path]:
     """Write the statistics files into ``out_dir``; returns their paths (see the module)."""
-    out_dir = Path(out_dir)
+    files = RunLayout(out_dir)
+    penalty_table, penalty_png = files.penalty_matrix
     written = [
-        write_csv(
-            statistics.penalty.reset_index().rename(columns={"winner": "strategy"}),
-            out_dir / "penalty_matrix.csv",
-        )
+        write_csv(statistics.penalty.reset_index().rename(columns={"winner": "strategy"}), penalty_table)
     ]
-    written.append(save_figure(penalty_figure(statistics.penalty), out_dir / "penalty_matrix.png"))
+    written.append(save_figure(penalty_figure(statistics.penalty), penalty_png))
     if statistics.has_baseline and not statistics.vs_baseline.empty:
         columns = ["mean_diff", "ci_low", "ci_high", "t_low", "t_high", "sd", "mde"]
-        written.append(write_csv(_points(statistics.vs_baseline, columns), out_dir / "aulc_vs_random.csv"))
+        written.append(write_csv(_points(statistics.vs_baseline, columns), files.aulc_vs_random))
         bands = _points(statistics.bands, ["mean_diff", "ci_low", "ci_high", "t_low", "t_high"])
-        written.append(write_csv(bands, out_dir / "difference_to_random.csv"))
+        difference_table, *difference_figures = files.difference_to_random
+        written.append(write_csv(bands, difference_table))
         figure = difference_figure(statistics.bands, BASELINE, ylabel)
-        for suffix in (".png", ".pdf"):
-            written.append(save_figure(figure, out_dir / f"difference_to_random{suffix}"))
+        for path in difference_figures:
+            written.append(save_figure(figure, path))
     if not statistics.batches.empty:
-        written.append(write_csv(statistics.batches, out_dir / DIAGNOSTICS_FILE))
+        written.append(write_csv(statistics.batches, files.batch_diagnostics))
     if not statistics.score_error.empty:
-        written.append(write_csv(statistics.score_error, out_dir / "score_error.csv"))
-        written.append(save_figure(score_error_figure(statistics.score_error), out_dir / "score_error.png"))
+        score_table, score_png = files.score_error
+        written.append(write_csv(statistics.score_error, score_table))
+        written.append(save_figure(score_error_figure(statistics.score_error), score_png))
     return written
 
 

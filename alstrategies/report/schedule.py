@@ -95,12 +95,12 @@ def schedule_check(results: pd.DataFrame, run_dir: str | Path | None = None) -> 
     rates, first_queries = WorkRates(), 0.0
     wall: list[float] = []
     if layout is not None:
-        paths = sorted((layout.root / "shared").glob("seed*/*.json")) + layout.strategy_records()
-        for path in paths:
+        shared = layout.shared_files()
+        for path in [*shared, *layout.strategy_records()]:
             record = read_record(path)
             if record is None:
                 continue
-            if path.parent.parent.name != "shared" and record.get("round") == 0:
+            if path not in shared and record.get("round") == 0:
                 first_queries += float(record.get("query_seconds") or 0.0)  # trained as the shared model
                 continue
             rates.add(record)

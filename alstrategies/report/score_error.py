@@ -11,18 +11,20 @@ ranking ignores the error. Records without scores (Random) or without ``error`` 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
 from alstrategies.layout import RunLayout
-from alstrategies.records import read_record
+from alstrategies.records import KEY_COLUMNS, read_record
 
 __all__ = ["SCORE_ERROR_COLUMNS", "mean_rho_table", "score_error_correlation", "score_error_table"]
 
-SCORE_ERROR_COLUMNS = ["strategy", "seed", "round", "budget", "rho", "p", "n"]
+SCORE_ERROR_COLUMNS = [*KEY_COLUMNS, "rho", "p", "n"]
 
 
 def score_error_correlation(score: object, error: object) -> tuple[float, float, int]:
@@ -43,8 +45,8 @@ def score_error_correlation(score: object, error: object) -> tuple[float, float,
     return float(result.statistic), float(result.pvalue), n
 
 
-def _as_float(values: object) -> np.ndarray:
-    return np.array([np.nan if v is None else v for v in values], dtype=float)  # type: ignore[union-attr]
+def _as_float(values: Iterable[Any]) -> np.ndarray:
+    return np.array([np.nan if v is None else v for v in values], dtype=float)
 
 
 def score_error_table(run_dir: str | Path) -> pd.DataFrame:

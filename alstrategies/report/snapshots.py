@@ -170,7 +170,7 @@ def save_snapshot(
         source=str(path),
     )
     with atomic_stream(path) as stream:
-        np.savez_compressed(stream, **arrays)
+        np.savez_compressed(stream, **arrays)  # type: ignore[arg-type]  # numpy's stubs: **kwds
     return path
 
 

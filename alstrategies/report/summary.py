@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from alstrategies.errors import ConfigError
+from alstrategies.layout import RunLayout
 from alstrategies.metrics import column_label
 from alstrategies.report.batch_diagnostics import batch_diagnostics_markdown
 from alstrategies.report.detectability import detection_markdown
@@ -25,6 +26,7 @@ from alstrategies.report.statistics import (
     BASELINE,
     PAIRINGS,
     TESTS,
+    TestName,
     budget_to_reach,
     common_budgets,
     pairwise_tests,
@@ -100,7 +102,7 @@ def summary_markdown(
     results: pd.DataFrame,
     *,
     metric: str = "dice",
-    test: str = "ttest",
+    test: TestName = "ttest",
     alpha: float = 0.05,
     pairing: str = "seed",
     reach_fraction: float = 0.95,
@@ -303,7 +305,7 @@ def _score_error_lines(statistics: RunStatistics) -> list[str]:
 
 
 def _default_run_dir(path: Path) -> Path | None:
-    return path.parent if (path.parent / "strategies").is_dir() else None
+    return path.parent if RunLayout(path.parent).strategies_dir.is_dir() else None
 
 
 def write_summary_files(

@@ -10,7 +10,9 @@ from pathlib import Path
 import pandas as pd
 
 from alstrategies.errors import ConfigError, RecordError
+from alstrategies.layout import RunLayout
 from alstrategies.metrics import METRICS, Metric, get_metric
+from alstrategies.records import KEY_COLUMNS, class_columns, class_names_of
 from alstrategies.report.curves import plot_learning_curves
 from alstrategies.report.io import atomic_write_text, write_csv
 from alstrategies.report.qualitative import write_qualitative_figures
@@ -31,7 +33,7 @@ __all__ = ["ReportFiles", "metric_tables", "recorded_unit", "reported_metrics", 
 log = logging.getLogger("alstrategies.report")
 
 #: The columns every report needs (``results.csv`` of a run always has them).
-REQUIRED_COLUMNS = ("strategy", "seed", "round", "budget", "dice")
+REQUIRED_COLUMNS = (*KEY_COLUMNS, "dice")
 
 
 class ReportFiles(list[Path]):
@@ -40,10 +42,6 @@ class ReportFiles(list[Path]):
     def __init__(self, paths: list[Path] | None = None, notes: list[str] | None = None) -> None:
         super().__init__(paths or [])
         self.notes: list[str] = list(notes or [])
-
-
-def _class_names(results: pd.DataFrame) -> list[str]:
-    return [c.removeprefix("dice_") for c in results.columns if c.startswith("dice_")]
 
 
 def recorded_unit(results: pd.DataFrame, family: str) -> str | None:
@@ -78,8 +76,9 @@ def metric_tables(results: pd.DataFrame, family: str, class_names: list[str]) ->
     unit = metric.unit_suffix(recorded)
     table_unit = "" if metric.unit_in_title else unit.strip(" ()")
     tables = []
-    for column, title in [(family, f"Mean {metric.label}{unit}")] + [
-        (f"{family}_{c}", f"{metric.label} {c}{unit}") for c in class_names
+    per_class = zip(class_columns(family, class_names), class_names)
+    for column, name, title in [(family, None, f"Mean {metric.label}{unit}")] + [
+        (column, name, f"{metric.label} {name}{unit}") for column, name in per_class
     ]:
         if _has_values(results, column):
             table = budget_table(
@@ -91,14 +90,16 @@ def metric_tables(results: pd.DataFrame, family: str, class_names: list[str]) ->
                 decimals=metric.decimals,
             )
             tables.append(dataclasses.replace(table, unit=table_unit))
-        misses = f"{family}_misses_{column.removeprefix(family + '_')}"
-        if column != family and _has_values(results, misses):
+        if name is None:
+            continue
+        [misses] = class_columns(f"{family}_misses", [name])
+        if _has_values(results, misses):
             counts = budget_table(
                 results,
                 misses,
                 scale=1.0,
                 higher_is_better=False,
-                title=f"{metric.label} misses {column.removeprefix(family + '_')} (test volumes)",
+                title=f"{metric.label} misses {name} (test volumes)",
                 decimals=2,
             )
             tables.append(dataclasses.replace(counts, mark_best=False, unit="volumes"))
@@ -146,11 +147,10 @@ def _write_family(results: pd.DataFrame, out_dir: Path, family: str, class_names
         best = "Best per column in bold." if table.mark_best else "No bold."
         caption = f"{table.title}, mean ± std over seeds. {best}"
         latex.append(render_latex(table, caption=caption, label=f"tab:{table.key.replace('_', '-')}"))
-    stem = f"{family}_table"
-    paths = [out_dir / f"{stem}.md", out_dir / f"{stem}.tex"]
+    paths = list(RunLayout(out_dir).metric_tables(family))
     atomic_write_text(paths[0], "\n".join(markdown))
     atomic_write_text(paths[1], "\n".join(latex))
-    paths.append(write_csv(tidy_frame(tables), out_dir / f"{stem}.csv"))
+    write_csv(tidy_frame(tables), paths[2])
     return paths
 
 
@@ -178,8 +178,6 @@ def _hd95_text(unit: str | None, has_misses: bool) -> str:
 
 def _dataset_name(out_dir: Path) -> str | None:
     """The dataset's name from the run folder's ``dataset.json`` (None outside a run folder)."""
-    from alstrategies.layout import RunLayout
-
     identity = RunLayout(out_dir).dataset
     try:
         return str(json.loads(identity.read_text())["name"]) if identity.is_file() else None
@@ -227,16 +225,17 @@ def write_report(
         if not metric.unit_in_title:
             recorded_unit(results, metric.name)
     out_dir = Path(out_dir)
-    names = _class_names(results) if class_names is None else list(class_names)
+    names = class_names_of(results) if class_names is None else list(class_names)
+    files = RunLayout(out_dir)
     written = ReportFiles()
     for metric in reported_metrics(results):
         written += _write_family(results, out_dir, metric.name, names)
     curves = plot_learning_curves(
-        results, out_dir / "learning_curves.png", extra_suffixes=(".pdf",), title=_dataset_name(out_dir)
+        results, files.learning_curves, extra_suffixes=(".pdf",), title=_dataset_name(out_dir)
     )
     written += [curves, curves.with_suffix(".pdf")]
     written += write_summary_files(
-        results, out_dir / "summary.md", test=test, alpha=alpha, pairing=pairing, run_dir=run_dir
+        results, files.summary, test=test, alpha=alpha, pairing=pairing, run_dir=run_dir
     )
     if reference is not None:
         written += write_reference_comparison(results, reference, out_dir, source=reference_source)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import torch
 from torch import nn
@@ -65,6 +66,7 @@ class StructureFeaturePrediction(nn.Module):
         if distance_prior is not None:
             if not 0.0 < distance_prior < 1.0:
                 raise ValueError(f"distance_prior must lie in (0, 1), got {distance_prior}")
+            assert self.head.bias is not None  # Conv2d's default bias=True
             nn.init.constant_(self.head.bias, math.log(distance_prior / (1.0 - distance_prior)))
 
     def forward(self, encoder: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -162,10 +164,11 @@ class SBCNet(nn.Module):
         self.num_classes = num_classes
         self.asr_variant = asr
         self.distance_classes = distance_classes
-        decoder_channels = int(backbone.decoder_channels)
+        shape: Any = backbone  # a backbone states its channels (models/blocks.py)
+        decoder_channels = int(shape.decoder_channels)
         self.coarse_head = nn.Conv2d(decoder_channels, num_classes, 1)
         maps = num_classes if distance_classes == "all" else num_classes - 1
-        self.sfp = StructureFeaturePrediction(list(backbone.encoder_channels), maps, distance_prior)
+        self.sfp = StructureFeaturePrediction(list(shape.encoder_channels), maps, distance_prior)
         sfp_channels = self.sfp.out_channels
         self.asr: nn.Module | None
         self.head: nn.Module | None

@@ -56,7 +56,7 @@ def _as_tensor(x: torch.Tensor | np.ndarray, device: torch.device | None = None)
     raise TypeError(f"expected a torch.Tensor or a numpy.ndarray, got {type(x).__name__}")
 
 
-def _like(result: torch.Tensor, reference: torch.Tensor | np.ndarray) -> torch.Tensor | np.ndarray:
+def _like(result: torch.Tensor, reference: ArrayT) -> ArrayT:
     """``result`` as the kind of ``reference``: numpy for numpy, torch otherwise."""
     if isinstance(reference, np.ndarray):
         return result.detach().cpu().numpy()

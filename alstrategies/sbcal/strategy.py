@@ -16,7 +16,7 @@ from alstrategies.sbcal.scores import (
     distance_maps,
     structure_consistency,
 )
-from alstrategies.strategy import QueryResult, ScoreStrategy
+from alstrategies.strategy import DEFAULT_BETA, DEFAULT_SAMPLING, QueryResult, SamplingRule, ScoreStrategy
 from alstrategies.types import ModelOutput
 
 
@@ -30,7 +30,9 @@ class SBCALStrategy(ScoreStrategy):
     ``model.distance_classes``), and ``d_s`` is built to match. Options:
     ``w_s, w_b, w_c, w_d`` (weights, paper defaults), ``cosine`` (``"standard"`` or the paper's
     printed ``"paper"`` squared norms), ``bcs_normalize`` (Hausdorff divided by the image
-    diagonal). Per-image ``scs`` and ``bcs`` are reported beside the score.
+    diagonal), ``sampling`` and ``sampling_beta`` (see
+    :class:`~alstrategies.strategy.RankingStrategy`). Per-image ``scs`` and ``bcs`` are reported
+    beside the score.
     """
 
     name = "sbc_al"
@@ -47,8 +49,11 @@ class SBCALStrategy(ScoreStrategy):
         w_d: float = 0.4,
         cosine: CosineKind = "standard",
         bcs_normalize: bool = True,
+        *,
+        sampling: SamplingRule = DEFAULT_SAMPLING,
+        sampling_beta: float = DEFAULT_BETA,
     ) -> None:
-        super().__init__(reduction="mean")
+        super().__init__(reduction="mean", sampling=sampling, sampling_beta=sampling_beta)
         if cosine not in COSINE_KINDS:
             raise ConfigError(f"sbc_al option cosine = {cosine!r} is not one of {COSINE_KINDS}")
         self.w_s, self.w_b, self.w_c, self.w_d = float(w_s), float(w_b), float(w_c), float(w_d)

@@ -6,6 +6,7 @@ import math
 import time
 from contextlib import nullcontext
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -88,11 +89,12 @@ class Trainer:
     def prepare_model(self, model: nn.Module) -> nn.Module:
         model = model.to(self.device)
         if self.on_cuda and self.config.channels_last:
-            model = model.to(memory_format=torch.channels_last)
+            model = model.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         return model
 
     def make_optimizer(self, model: nn.Module) -> torch.optim.SGD:
-        groups = model.parameter_groups(self.config.lr, self.config.sfp_lr)
+        network: Any = model  # every model of the registry has parameter_groups (models/)
+        groups = network.parameter_groups(self.config.lr, self.config.sfp_lr)
         for group in groups:
             group["initial_lr"] = group["lr"]
         return torch.optim.SGD(
@@ -106,7 +108,7 @@ class Trainer:
         targets: dict[str, torch.Tensor],
         criterion: Criterion,
         seed: int,
-        progress: object | None = None,
+        progress: Any = None,
         stage: str = "round",
         warm: bool = False,
     ) -> TrainStats:

@@ -92,9 +92,9 @@ def _render_anatomy(p: _Patient, size: int, depth: int) -> _Anatomy:
     hx = p.hx + p.hdx * z
     hy = p.hy + p.hdy * z
     img[_blob(x, y, hx + 0.18, hy + 0.38, 0.055, 0.055) & inner] = p.i_aorta
-    la, lp = p.lung_amps, p.lung_phases
-    lungs = _blob(x, y, hx + 0.5, hy - 0.12, 0.22, 0.36 * (1.0 - 0.2 * z), 0.3, la, lp)
-    lungs |= _blob(x, y, hx - 0.62, hy - 0.3, 0.2, 0.28 * (1.0 - 0.2 * z), -0.4, la, lp)
+    amps, phases = p.lung_amps, p.lung_phases
+    lungs = _blob(x, y, hx + 0.5, hy - 0.12, 0.22, 0.36 * (1.0 - 0.2 * z), 0.3, amps, phases)
+    lungs |= _blob(x, y, hx - 0.62, hy - 0.3, 0.2, 0.28 * (1.0 - 0.2 * z), -0.4, amps, phases)
     lungs &= inner
     img[lungs] = p.i_lung
     for vx, vy, vr in p.vessels:  # pulmonary vessels: small grey dots inside the lungs
