@@ -18,21 +18,32 @@ from typing import Any, get_args
 
 from alstrategies.errors import ConfigError
 from alstrategies.ranges import check_ranges
-from alstrategies.settings import DEFAULT_SAMPLING, SamplingRule, section_defaults
+from alstrategies.settings import (
+    CHOICES,
+    DEFAULT_SAMPLING,
+    NOTES,
+    DataConfig,
+    DistanceClasses,
+    LrSchedule,
+    Networks,
+    SamplingRule,
+    WarmSchedule,
+    section_defaults,
+)
 
 #: Every section's keys and defaults, derived from the typed sections of :mod:`alstrategies.settings`.
 DEFAULTS: dict[str, dict[str, Any]] = section_defaults()
 
 #: ``model.distance_classes``: SBC distance maps over every label, or over the foreground only.
-DISTANCE_CLASSES = ("all", "foreground")
+DISTANCE_CLASSES: tuple[DistanceClasses, ...] = get_args(DistanceClasses)
 #: ``query.sampling``: take the top k, or draw k with probabilities from the scores (Kirsch et al.).
 SAMPLINGS: tuple[SamplingRule, ...] = get_args(SamplingRule)
 #: ``protocol.networks`` (DESIGN section 5).
-NETWORKS = ("shared", "paper")
+NETWORKS: tuple[Networks, ...] = get_args(Networks)
 #: ``train.lr_schedule``: the paper's step decay, or nnU-Net's polynomial decay to 0 per training.
-LR_SCHEDULES = ("step", "poly")
+LR_SCHEDULES: tuple[LrSchedule, ...] = get_args(LrSchedule)
 #: ``train.warm_schedule``: what a warm-started training's learning rate does (DESIGN section 5).
-WARM_SCHEDULES = ("restart", "linear")
+WARM_SCHEDULES: tuple[WarmSchedule, ...] = get_args(WarmSchedule)
 
 #: Keys that may differ between invocations on one run folder (they select, not define, work).
 SELECTION_KEYS = (
@@ -138,7 +149,9 @@ def validate(config: dict) -> dict:
             raise ConfigError(f"[{section}] must be a table of keys, got {values!r}")
         open_keys: dict[str, Any] = {}
         if section == "data":
-            open_keys = {k: v for k, v in _kwargs_of(DATASETS.get(values.get("name", "synthetic"))).items()}
+            open_keys = {
+                k: v for k, v in _kwargs_of(DATASETS.get(values.get("name", DataConfig.name))).items()
+            }
         if section == "strategies":
             for name in [k for k, v in values.items() if isinstance(v, dict)]:
                 options = values[name]
@@ -169,32 +182,25 @@ def validate(config: dict) -> dict:
             if key in allowed and not isinstance(allowed[key], dict):
                 values[key] = _check_type(f"{section}.{key}", value, allowed[key])
     check_ranges(config)
-    if config["query"]["sampling"] not in SAMPLINGS:
-        raise ConfigError(f"query.sampling = {config['query']['sampling']!r} is not one of {SAMPLINGS}")
+    _check_choices(config)
     _check_model(config["model"])
     _check_evaluation(config["evaluation"])
-    if config["train"]["lr_schedule"] not in LR_SCHEDULES:
-        raise ConfigError(
-            f"train.lr_schedule = {config['train']['lr_schedule']!r} is not one of {LR_SCHEDULES} "
-            "(step: x train.lr_decay every train.lr_step iterations; poly: (1 - t / T) ** 0.9)"
-        )
-    if config["train"]["warm_schedule"] not in WARM_SCHEDULES:
-        raise ConfigError(
-            f"train.warm_schedule = {config['train']['warm_schedule']!r} is not one of {WARM_SCHEDULES} "
-            "(restart: a warm round runs train.lr_schedule from its step 0; linear: it falls linearly from "
-            "train.lr x train.warm_lr_factor to 0 over the round)"
-        )
-    if config["protocol"]["networks"] not in NETWORKS:
-        raise ConfigError(
-            f"protocol.networks = {config['protocol']['networks']!r} is not one of {NETWORKS} "
-            "(shared: every strategy trains model.heads; paper: SBC-AL trains SBCNet, the others a plain U-Net)"
-        )
     names = config["strategies"]["names"]
     if not isinstance(names, list) or not all(isinstance(n, str) for n in names):
         raise ConfigError(f"strategies.names must be a list of strategy names, got {names!r}")
     for name in names:
         STRATEGIES.get(name)  # raises with the list of registered names
     return config
+
+
+def _check_choices(config: dict) -> None:
+    """Refuse the first value outside its field's ``Literal`` type (:data:`CHOICES`)."""
+    for dotted, allowed in CHOICES.items():
+        section, key = dotted.split(".")
+        value = config[section][key]
+        if value not in allowed:
+            note = f" ({NOTES[dotted]})" if dotted in NOTES else ""
+            raise ConfigError(f"{dotted} = {value!r} is not one of {allowed}{note}")
 
 
 def _check_evaluation(evaluation: dict) -> None:
@@ -220,19 +226,9 @@ def _check_evaluation(evaluation: dict) -> None:
 
 def _check_model(model: dict) -> None:
     """Catch an impossible ``[model]`` before any data is loaded or a model trained."""
-    from alstrategies.models import HEADS
     from alstrategies.registry import MODELS
-    from alstrategies.sbcal.network import ASR_VARIANTS
 
     MODELS.get(model["backbone"])  # raises with the list of registered backbones
-    if model["heads"] not in HEADS:
-        raise ConfigError(f"model.heads = {model['heads']!r} is not one of {HEADS}")
-    if model["asr"] not in ASR_VARIANTS:
-        raise ConfigError(f"model.asr = {model['asr']!r} is not one of {ASR_VARIANTS}")
-    if model["distance_classes"] not in DISTANCE_CLASSES:
-        raise ConfigError(
-            f"model.distance_classes = {model['distance_classes']!r} is not one of {DISTANCE_CLASSES}"
-        )
     if model["width"] < 1:
         raise ConfigError(f"model.width must be a positive channel count, got {model['width']}")
 

@@ -1,66 +1,34 @@
 """The allowed range of every numeric config key, checked in one place before anything runs.
 
-Each entry is ``section.key -> (low, high, low_open, high_open)``: the value must lie in the
+The ranges are declared on the fields of :mod:`alstrategies.settings`
+(``field(default=..., metadata={"range": (low, high, low_open, high_open), "note": "..."})``);
+:data:`RANGES` and :data:`NOTES` are derived from them, so an option is declared in one place. Each entry is ``section.key -> (low, high, low_open, high_open)``: the value must lie in the
 interval, ``None`` meaning unbounded on that side. A value outside is one line naming the key,
 the value, the range and what the key means when it has a special value.
 """
 
 from __future__ import annotations
 
+from dataclasses import fields
 from typing import Any
 
 from alstrategies.errors import ConfigError
+from alstrategies.settings import NOTES as SETTINGS_NOTES
+from alstrategies.settings import SECTIONS
 
 Range = tuple[float | None, float | None, bool, bool]
 
-#: section.key -> (low, high, low_open, high_open)
+#: section.key -> (low, high, low_open, high_open): every field of :mod:`alstrategies.settings` that
+#: declares ``metadata={"range": ...}``, in schema order (the first value outside is the one named).
 RANGES: dict[str, Range] = {
-    "data.image_size": (8, None, False, False),
-    "model.width": (1, None, False, False),
-    "model.distance_prior": (0, 1, False, True),
-    "loss.alpha": (0, None, False, False),
-    "loss.beta": (0, None, False, False),
-    "loss.gamma": (0, None, False, False),
-    "train.epochs": (1, None, False, False),
-    "train.full_epochs_factor": (0, None, True, False),
-    "train.iterations": (0, None, False, False),
-    "train.initial_iterations": (0, None, False, False),
-    "train.full_iterations": (0, None, False, False),
-    "train.min_batches_per_epoch": (0, None, False, False),
-    "train.batch_size": (1, None, False, False),
-    "train.lr": (0, None, True, False),
-    "train.sfp_lr": (0, None, True, False),
-    "train.momentum": (0, 1, False, True),
-    "train.weight_decay": (0, None, False, False),
-    "train.lr_decay": (0, 1, True, False),
-    "train.lr_step": (1, None, False, False),
-    "train.cooldown": (0, 1, False, True),
-    "train.warm_lr_factor": (0, None, True, False),
-    "train.eval_batch_size": (1, None, False, False),
-    "train.threads": (0, None, False, False),
-    "protocol.initial_fraction": (0, 1, True, False),
-    "protocol.step_fraction": (0, 1, True, False),
-    "protocol.final_fraction": (0, 1, True, False),
-    "query.batch_size": (1, None, False, False),
-    "query.beta": (0, None, True, False),
-    "snapshots.slices": (0, None, False, False),
-    "evaluation.surface_tolerance": (0, None, True, False),
-    "executor.workers": (1, None, False, False),
-    "executor.chains_per_gpu": (1, None, False, False),
-    "executor.cpus_per_chain": (0, None, True, False),
-    "executor.gpus_per_chain": (0, None, False, False),
+    f"{section}.{f.name}": f.metadata["range"]
+    for section, cls in SECTIONS.items()
+    for f in fields(cls)
+    if "range" in f.metadata
 }
 
-#: What a special value means, for the message.
-NOTES = {
-    "train.iterations": "0 = use train.epochs",
-    "train.initial_iterations": "0 = as every round",
-    "train.full_iterations": "0 = as every round",
-    "train.cooldown": "0 = no cooldown; 0.2 = the last 20 % of each training",
-    "train.warm_lr_factor": "1 = a warm round starts at the peak lr; 0.1 = at a tenth of it",
-    "train.threads": "0 = torch's default, which follows the core count",
-    "train.min_batches_per_epoch": "0 = one pass over the labeled set",
-}
+#: What a special value means, for the message: the fields' ``metadata={"note": ...}``.
+NOTES: dict[str, str] = SETTINGS_NOTES
 
 
 def describe(bounds: Range) -> str:

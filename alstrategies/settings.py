@@ -10,7 +10,20 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
+from typing import Any, Literal, get_args, get_origin, get_type_hints
+
+#: ``model.heads``: a backbone with a 1x1 head, or SBCNet (SFP + ASR).
+Heads = Literal["plain", "sbc"]
+#: ``model.asr``: SBCNet's ASR variant.
+AsrVariant = Literal["attention", "add", "concat", "none"]
+#: ``model.distance_classes``: SBC distance maps over every label, or over the foreground only.
+DistanceClasses = Literal["all", "foreground"]
+#: ``train.lr_schedule``: the paper's step decay, or nnU-Net's polynomial decay to 0 per training.
+LrSchedule = Literal["step", "poly"]
+#: ``train.warm_schedule``: what a warm-started training's learning rate does (DESIGN section 5).
+WarmSchedule = Literal["restart", "linear"]
+#: ``protocol.networks`` (DESIGN section 5).
+Networks = Literal["shared", "paper"]
 
 
 @dataclass(frozen=True)
@@ -18,7 +31,7 @@ class DataConfig:
     """``[data]``: which dataset, its working size, and where the files and cache lie."""
 
     name: str = "synthetic"
-    image_size: int = 48
+    image_size: int = field(default=48, metadata={"range": (8, None, False, False)})
     root: str = ""
     cache: bool = True
     cache_dir: str = ""
@@ -29,55 +42,93 @@ class ModelConfig:
     """``[model]``: backbone, width, heads (``sbc`` = SBCNet, ``plain``), ASR variant."""
 
     backbone: str = "unet"
-    width: int = 16
-    heads: str = "sbc"
-    asr: str = "attention"
-    distance_prior: float = 0.05
+    width: int = field(default=16, metadata={"range": (1, None, False, False)})
+    heads: Heads = "sbc"
+    asr: AsrVariant = "attention"
+    distance_prior: float = field(default=0.05, metadata={"range": (0, 1, False, True)})
     dropout: bool = True
-    distance_classes: str = "all"  # SBC distance maps over every label ("all") or foreground only
+    distance_classes: DistanceClasses = "all"  # SBC distance maps over every label ("all") or foreground only
 
 
 @dataclass(frozen=True)
 class LossConfig:
     """``[loss]``: the SBC loss weights alpha (coarse CE), beta (distance MSE), gamma (refined)."""
 
-    alpha: float = 1.0
-    beta: float = 1.0
-    gamma: float = 1.0
+    alpha: float = field(default=1.0, metadata={"range": (0, None, False, False)})
+    beta: float = field(default=1.0, metadata={"range": (0, None, False, False)})
+    gamma: float = field(default=1.0, metadata={"range": (0, None, False, False)})
 
 
 @dataclass(frozen=True)
 class TrainConfig:
     """``[train]``: the shared trainer's hyper-parameters (paper optimiser and schedule)."""
 
-    epochs: int = 60
-    full_epochs_factor: float = 1.0
-    iterations: int = 0
-    initial_iterations: int = 0  # the round-0 model's; 0 = as every round
-    full_iterations: int = 0  # the 100 % model's; 0 = as every round (with full_epochs_factor)
-    min_batches_per_epoch: int = 0
-    batch_size: int = 16
-    lr: float = 0.01
-    sfp_lr: float = 1e-4
-    momentum: float = 0.9
-    weight_decay: float = 1e-4
-    lr_decay: float = 0.9
-    lr_step: int = 500
-    lr_schedule: str = "step"  # "step": x lr_decay every lr_step; "poly": (1 - t / T) ** 0.9 per training
-    cooldown: float = 0.0  # the last fraction of every training: lr falls linearly to 0 (0 = none)
-    warm_lr_factor: float = 1.0  # a warm-started training's peak lr (and sfp_lr): lr x this factor
-    warm_schedule: str = (
-        "restart"  # a warm-started training's lr: the stage's schedule from step 0, or "linear"
+    epochs: int = field(default=60, metadata={"range": (1, None, False, False)})
+    full_epochs_factor: float = field(default=1.0, metadata={"range": (0, None, True, False)})
+    iterations: int = field(
+        default=0, metadata={"range": (0, None, False, False), "note": "0 = use train.epochs"}
+    )
+    # the round-0 model's; 0 = as every round
+    initial_iterations: int = field(
+        default=0, metadata={"range": (0, None, False, False), "note": "0 = as every round"}
+    )
+    # the 100 % model's; 0 = as every round (with full_epochs_factor)
+    full_iterations: int = field(
+        default=0, metadata={"range": (0, None, False, False), "note": "0 = as every round"}
+    )
+    min_batches_per_epoch: int = field(
+        default=0, metadata={"range": (0, None, False, False), "note": "0 = one pass over the labeled set"}
+    )
+    batch_size: int = field(default=16, metadata={"range": (1, None, False, False)})
+    lr: float = field(default=0.01, metadata={"range": (0, None, True, False)})
+    sfp_lr: float = field(default=1e-4, metadata={"range": (0, None, True, False)})
+    momentum: float = field(default=0.9, metadata={"range": (0, 1, False, True)})
+    weight_decay: float = field(default=1e-4, metadata={"range": (0, None, False, False)})
+    lr_decay: float = field(default=0.9, metadata={"range": (0, 1, True, False)})
+    lr_step: int = field(default=500, metadata={"range": (1, None, False, False)})
+    lr_schedule: LrSchedule = field(
+        default="step",
+        metadata={"note": "step: x train.lr_decay every train.lr_step iterations; poly: (1 - t / T) ** 0.9"},
+    )
+    # the last fraction of every training: lr falls linearly to 0 (0 = none)
+    cooldown: float = field(
+        default=0.0,
+        metadata={
+            "range": (0, 1, False, True),
+            "note": "0 = no cooldown; 0.2 = the last 20 % of each training",
+        },
+    )
+    # a warm-started training's peak lr (and sfp_lr): lr x this factor
+    warm_lr_factor: float = field(
+        default=1.0,
+        metadata={
+            "range": (0, None, True, False),
+            "note": "1 = a warm round starts at the peak lr; 0.1 = at a tenth of it",
+        },
+    )
+    warm_schedule: WarmSchedule = field(
+        default="restart",
+        metadata={
+            "note": "restart: a warm round runs train.lr_schedule from its step 0; linear: it falls "
+            "linearly from train.lr x train.warm_lr_factor to 0 over the round"
+        },
     )
     augment: bool = True
     amp: bool = True
     channels_last: bool = True
     compile: bool = False
     device: str = "auto"
-    eval_batch_size: int = 64
+    eval_batch_size: int = field(default=64, metadata={"range": (1, None, False, False)})
     warm_start: bool = False
     full_warm_start: bool = True  # with warm_start, the 100 % model continues round 0; False: cold
-    threads: int = 1  # per training, whatever the executor or core count: numbers never depend on them
+    # per training, whatever the executor or core count: numbers never depend on them
+    threads: int = field(
+        default=1,
+        metadata={
+            "range": (0, None, False, False),
+            "note": "0 = torch's default, which follows the core count",
+        },
+    )
 
     @classmethod
     def from_dict(cls, values: dict) -> TrainConfig:
@@ -108,11 +159,16 @@ class ProtocolConfig:
     """``[protocol]``: seeds and the budget schedule (fractions of the pool)."""
 
     seeds: list[int] = field(default_factory=lambda: [0, 1, 2, 3, 4])
-    initial_fraction: float = 0.0667
-    step_fraction: float = 0.0333
-    final_fraction: float = 0.3333
+    initial_fraction: float = field(default=0.0667, metadata={"range": (0, 1, True, False)})
+    step_fraction: float = field(default=0.0333, metadata={"range": (0, 1, True, False)})
+    final_fraction: float = field(default=0.3333, metadata={"range": (0, 1, True, False)})
     include_full: bool = True
-    networks: str = "shared"  # "shared": one network for all; "paper": plain U-Net baselines, SBCNet SBC-AL
+    networks: Networks = field(
+        default="shared",
+        metadata={
+            "note": "shared: every strategy trains model.heads; paper: SBC-AL trains SBCNet, the others a plain U-Net"
+        },
+    )
 
 
 #: How a ranking strategy turns its scores into k indices (``query.sampling``, the strategies'
@@ -129,11 +185,11 @@ DEFAULT_BETA = 1.0
 class QueryConfig:
     """``[query]``: inference batch, pixel-to-image reduction, bf16 scoring on CUDA, sampling."""
 
-    batch_size: int = 64
+    batch_size: int = field(default=64, metadata={"range": (1, None, False, False)})
     reduction: str = "mean"
     amp: bool = False
     sampling: SamplingRule = DEFAULT_SAMPLING
-    beta: float = DEFAULT_BETA
+    beta: float = field(default=DEFAULT_BETA, metadata={"range": (0, None, True, False)})
 
 
 @dataclass(frozen=True)
@@ -148,7 +204,7 @@ class StrategiesConfig:
 class SnapshotsConfig:
     """``[snapshots]``: test slices kept per round for the qualitative figures."""
 
-    slices: int = 4
+    slices: int = field(default=4, metadata={"range": (0, None, False, False)})
     seeds: list[int] = field(default_factory=lambda: [0])
     checkpoints: bool = False
 
@@ -158,7 +214,8 @@ class EvaluationConfig:
     """``[evaluation]``: the registered metrics computed on the test volumes."""
 
     metrics: list[str] = field(default_factory=lambda: ["dice", "hd95"])
-    surface_tolerance: float = 1.0  # surface Dice tolerance, in the spacing's unit (mm)
+    # surface Dice tolerance, in the spacing's unit (mm)
+    surface_tolerance: float = field(default=1.0, metadata={"range": (0, None, True, False)})
 
 
 @dataclass(frozen=True)
@@ -166,10 +223,10 @@ class ExecutorConfig:
     """``[executor]``: where the work units run (local process pool or Ray)."""
 
     name: str = "local"
-    workers: int = 1
-    chains_per_gpu: int = 1
-    cpus_per_chain: float = 1.0
-    gpus_per_chain: float = 0.0
+    workers: int = field(default=1, metadata={"range": (1, None, False, False)})
+    chains_per_gpu: int = field(default=1, metadata={"range": (1, None, False, False)})
+    cpus_per_chain: float = field(default=1.0, metadata={"range": (0, None, True, False)})
+    gpus_per_chain: float = field(default=0.0, metadata={"range": (0, None, False, False)})
     ray_address: str = ""
 
 
@@ -196,6 +253,25 @@ SECTIONS: dict[str, type] = {
     "evaluation": EvaluationConfig,
     "executor": ExecutorConfig,
     "grid": GridConfig,
+}
+
+
+def choices(cls: type) -> dict[str, tuple[str, ...]]:
+    """The fields of section ``cls`` typed as a ``Literal``, with their allowed values."""
+    hints = get_type_hints(cls)
+    return {f.name: get_args(hints[f.name]) for f in fields(cls) if get_origin(hints[f.name]) is Literal}
+
+
+#: ``section.key`` -> its allowed values, for every field typed as a ``Literal``, in schema order.
+CHOICES: dict[str, tuple[str, ...]] = {
+    f"{section}.{key}": allowed for section, cls in SECTIONS.items() for key, allowed in choices(cls).items()
+}
+#: ``section.key`` -> what the key's values (or special values) mean, from the fields' ``note`` metadata.
+NOTES: dict[str, str] = {
+    f"{section}.{f.name}": f.metadata["note"]
+    for section, cls in SECTIONS.items()
+    for f in fields(cls)
+    if "note" in f.metadata
 }
 
 

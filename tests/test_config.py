@@ -154,3 +154,78 @@ def test_the_cpu_asr_ablation_trains_the_presets_100_percent_model() -> None:
     assert ablation["model"] == preset["model"]
     assert ablation["data"] == preset["data"]
     assert set(ablation["grid"]["variants"]) == {"none", "add", "concat", "attention"}
+
+
+def _literal_fields() -> list[tuple[str, tuple[str, ...]]]:
+    """Every ``section.key`` typed as a ``Literal`` in the settings, found from the types alone."""
+    import dataclasses
+    import typing
+
+    from alstrategies.settings import SECTIONS
+
+    found = []
+    for section, cls in SECTIONS.items():
+        hints = typing.get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            if typing.get_origin(hints[f.name]) is typing.Literal:
+                found.append((f"{section}.{f.name}", typing.get_args(hints[f.name])))
+    return found
+
+
+def test_every_literal_field_is_validated_from_its_type():
+    """A bad value of any ``Literal``-typed field is refused, naming the key and its values."""
+    found = dict(_literal_fields())
+    assert {"model.heads", "model.asr", "model.distance_classes", "train.lr_schedule"} <= set(found)
+    assert {"train.warm_schedule", "protocol.networks", "query.sampling"} <= set(found)
+    for dotted, allowed in found.items():
+        with pytest.raises(ConfigError) as raised:
+            load_config(None, [f"{dotted}='no_such_value'"])
+        assert str(raised.value).startswith(f"{dotted} = 'no_such_value' is not one of {allowed}"), (
+            raised.value
+        )
+        for value in allowed:  # and each allowed value passes
+            assert (
+                load_config(None, [f"{dotted}={value!r}"])[dotted.split(".")[0]][dotted.split(".")[1]]
+                == value
+            )
+
+
+def test_the_allowed_values_have_one_declaration():
+    import typing
+
+    from alstrategies import config, models, settings
+    from alstrategies.sbcal import network
+
+    assert config.NETWORKS == typing.get_args(settings.Networks) == ("shared", "paper")
+    assert config.LR_SCHEDULES == typing.get_args(settings.LrSchedule) == ("step", "poly")
+    assert config.WARM_SCHEDULES == typing.get_args(settings.WarmSchedule) == ("restart", "linear")
+    assert config.DISTANCE_CLASSES == network.DISTANCE_CLASSES == typing.get_args(settings.DistanceClasses)
+    assert models.HEADS == typing.get_args(settings.Heads) == ("plain", "sbc")
+    assert typing.get_args(settings.AsrVariant) == network.ASR_VARIANTS
+
+
+def test_the_ranges_are_the_fields_metadata():
+    """``RANGES``/``NOTES`` come from ``field(metadata={"range": ..., "note": ...})`` alone, and
+    every such field refuses a value just outside its range with the message built from them."""
+    import dataclasses
+
+    from alstrategies.ranges import NOTES, RANGES, describe
+    from alstrategies.settings import SECTIONS
+
+    declared = {
+        f"{section}.{f.name}": f
+        for section, cls in SECTIONS.items()
+        for f in dataclasses.fields(cls)
+        if "range" in f.metadata
+    }
+    assert len(declared) >= 30 and {dotted: f.metadata["range"] for dotted, f in declared.items()} == RANGES
+    for dotted, f in declared.items():
+        low, high, low_open, high_open = f.metadata["range"]
+        bad = low - 1 if low is not None else high + 1
+        if isinstance(f.default, float):
+            bad = float(bad)
+        note = f" ({f.metadata['note']})" if "note" in f.metadata else ""
+        assert NOTES.get(dotted) == f.metadata.get("note"), dotted
+        with pytest.raises(ConfigError) as raised:
+            load_config(None, [f"{dotted}={bad!r}"])
+        assert str(raised.value) == f"{dotted} must be {describe(f.metadata['range'])}{note}, got {bad!r}"

@@ -18,6 +18,7 @@ from alstrategies.data.nnunet import load_nnunet
 from alstrategies.data.synthetic import load_synthetic
 from alstrategies.errors import ConfigError
 from alstrategies.registry import DATASETS
+from alstrategies.settings import DataConfig
 from alstrategies.types import SegmentationData
 
 __all__ = [
@@ -44,7 +45,7 @@ def load_dataset(data_config: dict, rebuild: bool = False) -> SegmentationData:
     from alstrategies.data import cache
     from alstrategies.data.notices import warn
 
-    name = data_config.get("name", "synthetic")
+    name = data_config.get("name", DataConfig.name)
     loader = DATASETS.get(name)
     accepted = inspect.signature(loader).parameters
     options = {}
@@ -55,7 +56,7 @@ def load_dataset(data_config: dict, rebuild: bool = False) -> SegmentationData:
             options[key] = value
         elif key == "root" and value:
             raise ConfigError(f"dataset {name!r} takes no data.root (it needs no files); remove the key")
-    if "root" not in accepted or not data_config.get("cache", True):
+    if "root" not in accepted or not data_config.get("cache", DataConfig.cache):
         return loader(**options)
     if not options.get("root"):
         options["root"] = _root_from_environment(name)

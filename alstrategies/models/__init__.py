@@ -7,6 +7,7 @@ The built-in backbones are registered by name through the entry-point group
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import get_args
 
 import torch
 from torch import nn
@@ -17,9 +18,10 @@ from alstrategies.models.segmentation import SegmentationNet
 from alstrategies.models.unet import UNet
 from alstrategies.models.unetpp import UNetPlusPlus
 from alstrategies.registry import MODELS
-from alstrategies.settings import ModelConfig
+from alstrategies.settings import Heads, ModelConfig
 
-HEADS = ("plain", "sbc")
+#: ``model.heads``, from the one declaration :data:`alstrategies.settings.Heads`.
+HEADS: tuple[Heads, ...] = get_args(Heads)
 
 
 def build_model(
