@@ -85,10 +85,11 @@ def batch_diagnostics_table(run_dir: str | Path) -> pd.DataFrame:
         RecordError: A record queried an index outside ``pool.csv``.
     """
     pool = read_pool_table(run_dir)
-    rows = []
+    rows: list[dict] = []
     layout = RunLayout(run_dir)
-    for path in layout.strategy_records() if pool is not None else []:
-        assert pool is not None
+    if pool is None:
+        return pd.DataFrame(rows, columns=DIAGNOSTIC_COLUMNS)
+    for path in layout.strategy_records():
         key, record = layout.parse(path), read_record(path)
         queried = np.asarray((record or {}).get("queried") or [], dtype=np.int64)
         if key is None or queried.size == 0:
