@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import pandas as pd
@@ -17,6 +18,7 @@ import pandas as pd
 from alstrategies import __version__
 from alstrategies.config import load_config
 from alstrategies.errors import AlstrategiesError, ConfigError, MissingFileError, RecordError, UnitFailed
+from alstrategies.settings import Settings
 
 
 def _split(text: str | None) -> list[str] | None:
@@ -70,11 +72,11 @@ def _add_reference_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _executor(config: dict, args: argparse.Namespace):
+def _executor(settings: Settings, args: argparse.Namespace):
     """The executor named by ``--executor`` (else ``executor.name``), built from ``[executor]``."""
     from alstrategies.registry import EXECUTORS
 
-    options = dict(config["executor"])
+    options = asdict(settings.executor)
     name = args.executor or options.pop("name")
     options.pop("name", None)
     if args.workers is not None:
@@ -87,11 +89,13 @@ def _executor(config: dict, args: argparse.Namespace):
 def _run_one(
     config: dict, out: Path, seeds: list[int] | None, args: argparse.Namespace, reference: str | None = None
 ):
+    """Run one validated config into ``out`` (from here on only its :class:`Settings` travel)."""
     from alstrategies.loop import Experiment
     from alstrategies.report import write_report
 
-    experiment = Experiment(config, out, seeds=seeds, progress=not args.quiet)
-    results = experiment.run(_executor(config, args))
+    settings = Settings.from_config(config)
+    experiment = Experiment(settings, out, seeds=seeds, progress=not args.quiet)
+    results = experiment.run(_executor(settings, args))
     write_report(
         results,
         out,
@@ -154,7 +158,7 @@ def _command_prepare(args: argparse.Namespace) -> int:
     bars.set_quiet(args.quiet)
 
     config = load_config(args.config, _overrides(args))
-    data = load_dataset(config["data"], rebuild=args.rebuild)
+    data = load_dataset(Settings.from_config(config).data_table(), rebuild=args.rebuild)
     where = data.info.get("cache", "memory (this dataset is generated, not cached on disk)")
     print(f"{data.name}: {data.pool_size} pool slices, {len(data.test_volumes)} test volumes; cache: {where}")
     if data.info.get("cases"):  # the loader's census: cases found, used and skipped
@@ -256,7 +260,7 @@ def _command_list(args: argparse.Namespace) -> int:
 
 
 def _command_check(args: argparse.Namespace) -> int:
-    from alstrategies.conformance.command import check_command
+    from alstrategies.conformance.runner import check_command
 
     return check_command(args.names, args.option, args.heads)
 

@@ -27,6 +27,7 @@ from alstrategies.settings import (
     LrSchedule,
     Networks,
     SamplingRule,
+    Settings,
     WarmSchedule,
     section_defaults,
 )
@@ -251,27 +252,33 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -
     return validate(config)
 
 
-def strategy_options(config: dict, name: str) -> dict[str, Any]:
+def strategy_options(settings: Settings | dict, name: str) -> dict[str, Any]:
     """The keyword options of strategy ``name``: its ``[strategies.<name>]`` table, plus the
     ``[query]`` keys ``reduction``, ``sampling`` and ``beta`` (as ``sampling_beta``: VAAL's
-    ``beta`` is its KL weight) for strategies that take them and do not set their own."""
+    ``beta`` is its KL weight) for strategies that take them and do not set their own. A
+    validated config dict is read through :class:`~alstrategies.settings.Settings`."""
     from alstrategies.registry import STRATEGIES
 
-    options = config["strategies"].get(name, {})
-    options = dict(options) if isinstance(options, dict) else {}
+    if not isinstance(settings, Settings):
+        settings = Settings.from_config(settings)
+    options = dict(settings.strategy_tables.get(name, {}))
     factory = STRATEGIES.get(name)
     accepted = _kwargs_of(factory)
-    sampling = config["query"].get("sampling", DEFAULT_SAMPLING)
-    drops = sampling != DEFAULT_SAMPLING and "sampling" not in accepted
+    query = settings.query
+    drops = query.sampling != DEFAULT_SAMPLING and "sampling" not in accepted
     if drops and getattr(factory, "fixed_sampling", "") is None:  # a ranking strategy, no fixed rule
         raise ConfigError(
-            f"query.sampling = {sampling!r} cannot reach strategy {name!r}: its __init__ takes no "
+            f"query.sampling = {query.sampling!r} cannot reach strategy {name!r}: its __init__ takes no "
             "sampling option; declare sampling and sampling_beta and pass them to "
             "RankingStrategy.__init__ (docs/adding_a_strategy.md), or run it without query.sampling"
         )
-    for key, option in (("reduction", "reduction"), ("sampling", "sampling"), ("beta", "sampling_beta")):
-        if option in accepted and key in config["query"]:
-            options.setdefault(option, config["query"][key])
+    for option, value in (
+        ("reduction", query.reduction),
+        ("sampling", query.sampling),
+        ("sampling_beta", query.beta),
+    ):
+        if option in accepted:
+            options.setdefault(option, value)
     return options
 
 

@@ -62,15 +62,16 @@ class Experiment:
 
     def __init__(
         self,
-        config: dict,
+        settings: Settings | dict,
         out_dir: str | Path,
         strategies: list[str] | None = None,
         seeds: list[int] | None = None,
         progress: bool = True,
         data: SegmentationData | None = None,
     ) -> None:
-        self.config = config
-        self.settings = settings = Settings.from_config(config)
+        if not isinstance(settings, Settings):  # a validated config dict (load_config)
+            settings = Settings.from_config(settings)
+        self.settings = settings
         self.layout = RunLayout(out_dir)
         self.strategy_names = strategies or settings.strategies.names or default_strategies(settings)
         self.seeds = list(settings.protocol.seeds if seeds is None else seeds)
@@ -83,14 +84,14 @@ class Experiment:
         #: strategy -> the network it trains: "" (the config's, shared by all) or its heads
         self.networks = {name: network_of(name, settings) for name in self.strategy_names}
         self.strategies: dict[str, QueryStrategy] = {
-            name: STRATEGIES.get(name)(**strategy_options(config, name)) for name in self.strategy_names
+            name: STRATEGIES.get(name)(**strategy_options(settings, name)) for name in self.strategy_names
         }
-        self.data = data if data is not None else load_dataset(config["data"])
+        self.data = data if data is not None else load_dataset(settings.data_table())
         protocol = settings.protocol
         self.budgets: list[Budget] = budget_schedule(
             self.data.pool_size, protocol.initial_fraction, protocol.step_fraction, protocol.final_fraction
         )
-        self.rounds = RoundTrainer(config, settings, self.data, self.device, progress)
+        self.rounds = RoundTrainer(settings, self.data, self.device, progress)
         self.progress_tracker = ProgressTracker(
             self.total_trainings(),
             float(sum(p.cost for p in self.plan)),
@@ -120,7 +121,7 @@ class Experiment:
     def claim_folder(self) -> None:
         """Write ``config.json`` and ``dataset.json`` (or check this run against them) and open
         ``run.log``; a folder without any recorded training is claimed anew, and says so."""
-        reclaimed = claim_run_folder(self.layout, self.config, self.data)
+        reclaimed = claim_run_folder(self.layout, self.settings, self.data)
         self.open_log()
         if reclaimed:
             message = (
@@ -364,7 +365,7 @@ class Experiment:
 
     def worker_spec(self, threads: int = 0) -> WorkerSpec:
         return WorkerSpec(
-            config=self.config,
+            settings=self.settings,
             out_dir=str(self.layout.root.resolve()),
             strategies=tuple(self.strategy_names),
             seeds=tuple(self.seeds),

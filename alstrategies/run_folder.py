@@ -19,6 +19,7 @@ from alstrategies.data_fingerprint import content_fingerprint, fingerprint_misma
 from alstrategies.errors import RecordError, RunFolderMismatch
 from alstrategies.layout import RunLayout
 from alstrategies.round_record import RoundRecord
+from alstrategies.settings import Settings
 from alstrategies.types import SegmentationData
 
 log = logging.getLogger("alstrategies")
@@ -124,7 +125,7 @@ def check_round0_reproduced(
     log.warning("seed %d: round-0 model retrained with different weights; nothing depended on it", seed)
 
 
-def claim_run_folder(layout: RunLayout, config: dict, data: SegmentationData) -> bool:
+def claim_run_folder(layout: RunLayout, settings: Settings, data: SegmentationData) -> bool:
     """Write ``config.json``, ``dataset.json`` and ``data_fingerprint.json``, or check this run
     against them, and ``pool.csv`` where it is missing (a folder written before one of them
     existed gets it on resuming).
@@ -139,7 +140,7 @@ def claim_run_folder(layout: RunLayout, config: dict, data: SegmentationData) ->
     claims = [
         (
             layout.config,
-            fingerprint(config),
+            fingerprint(settings.to_config()),
             fill_defaults,
             "with a different config",
             "use another --out folder, or restore those values to resume",

@@ -8,6 +8,7 @@ takes the keyword arguments of the chosen loader (:attr:`Settings.data_options`)
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal, get_args, get_origin, get_type_hints
@@ -318,3 +319,15 @@ class Settings:
             data_options={k: v for k, v in config.get("data", {}).items() if k not in data_keys},
             strategy_tables={k: dict(v) for k, v in strategies.items() if isinstance(v, dict)},
         )
+
+    def data_table(self) -> dict[str, Any]:
+        """The ``[data]`` table: the typed keys and the loader's own (what a loader is called with)."""
+        return {**asdict(self.data), **copy.deepcopy(self.data_options)}
+
+    def to_config(self) -> dict[str, dict[str, Any]]:
+        """The config dict these settings were built from, every section complete (what
+        ``config.json`` records, through :func:`alstrategies.config.fingerprint`)."""
+        config = {name: asdict(getattr(self, name)) for name in SECTIONS}
+        config["data"] = self.data_table()
+        config["strategies"].update(copy.deepcopy(self.strategy_tables))
+        return config

@@ -18,6 +18,7 @@ import torch
 
 from alstrategies.atomic import atomic_write_text
 from alstrategies.layout import RunLayout
+from alstrategies.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class WorkUnit:
 class WorkerSpec:
     """Everything a worker process needs to rebuild the experiment (picklable)."""
 
-    config: dict
+    settings: Settings
     out_dir: str
     strategies: tuple[str, ...]
     seeds: tuple[int, ...]

@@ -17,7 +17,7 @@ def run_unit(spec: WorkerSpec, unit: WorkUnit, *dependencies: object) -> str:
     if spec.threads > 0:
         torch.set_num_threads(spec.threads)
     experiment = Experiment(
-        spec.config, spec.out_dir, strategies=list(spec.strategies), seeds=list(spec.seeds), progress=False
+        spec.settings, spec.out_dir, strategies=list(spec.strategies), seeds=list(spec.seeds), progress=False
     )
     experiment.open_log()
     try:

@@ -18,6 +18,7 @@ from alstrategies.report.batch_diagnostics import (
     write_batch_diagnostics,
 )
 from alstrategies.run_folder import POOL_COLUMNS, claim_run_folder
+from alstrategies.settings import Settings
 
 #: volume A: 5 slices (relative positions 0.1 0.3 0.5 0.7 0.9), B: 3 (1/6, 1/2, 5/6), C: 1 (1/2)
 POOL = pd.DataFrame(
@@ -94,7 +95,7 @@ def test_a_folder_without_pool_csv_skips_quietly(tmp_path):
 def test_claiming_a_folder_writes_pool_csv_and_resuming_restores_it(tiny_config, tmp_path):
     data = load_synthetic(image_size=32, train_patients=3, test_patients=1, slices_per_patient=4)
     layout = RunLayout(tmp_path)
-    claim_run_folder(layout, tiny_config(), data)
+    claim_run_folder(layout, Settings.from_config(tiny_config()), data)
     pool = pd.read_csv(layout.pool_table, dtype={"volume": str})
     assert pool.columns.tolist() == POOL_COLUMNS and len(pool) == 12
     assert pool["slice"].tolist() == [0, 1, 2, 3] * 3 and (pool["slices_in_volume"] == 4).all()
@@ -103,7 +104,7 @@ def test_claiming_a_folder_writes_pool_csv_and_resuming_restores_it(tiny_config,
     assert pool["foreground"].tolist() == expected
     text = layout.pool_table.read_text()
     layout.pool_table.unlink()  # a folder written before pool.csv existed
-    claim_run_folder(layout, tiny_config(), data)
+    claim_run_folder(layout, Settings.from_config(tiny_config()), data)
     assert layout.pool_table.read_text() == text
 
 

@@ -229,3 +229,36 @@ def test_the_ranges_are_the_fields_metadata():
         with pytest.raises(ConfigError) as raised:
             load_config(None, [f"{dotted}={bad!r}"])
         assert str(raised.value) == f"{dotted} must be {describe(f.metadata['range'])}{note}, got {bad!r}"
+
+
+@pytest.mark.parametrize("path", sorted(CONFIGS.glob("*.toml")), ids=lambda p: p.stem)
+def test_settings_give_back_the_config_they_were_built_from(path: Path) -> None:
+    """After validation only ``Settings`` travel, so they must hold everything ``config.json``
+    records: the dict rebuilt from them is the validated config, key for key."""
+    import json
+
+    from alstrategies.grid import expand_grid, is_grid
+    from alstrategies.settings import Settings
+
+    config = load_config(path)  # acdc_cpu holds [strategies.<name>] tables; the dataset ones, loader keys
+    configs = [config, *expand_grid(config).values()] if is_grid(config) else [config]
+    for one in configs:
+        rebuilt = Settings.from_config(one).to_config()
+        assert json.dumps(rebuilt, sort_keys=True) == json.dumps(one, sort_keys=True)
+        assert fingerprint(rebuilt) == fingerprint(one)
+
+
+def test_the_engine_takes_settings_not_the_config_dict() -> None:
+    """``RoundTrainer``, ``claim_run_folder`` and the worker spec take typed settings; the
+    experiment keeps no copy of the dict."""
+    import inspect
+
+    from alstrategies.loop import Experiment
+    from alstrategies.run_folder import claim_run_folder
+    from alstrategies.training.round import RoundTrainer
+    from alstrategies.units import WorkerSpec
+
+    assert "config" not in inspect.signature(RoundTrainer).parameters
+    assert "settings" in inspect.signature(claim_run_folder).parameters
+    assert "config" not in {f.name for f in WorkerSpec.__dataclass_fields__.values()}
+    assert not any(name == "config" for name in vars(Experiment))

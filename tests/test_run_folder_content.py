@@ -16,6 +16,7 @@ from alstrategies.errors import RunFolderMismatch
 from alstrategies.loop import Experiment
 from alstrategies.records import RunLayout
 from alstrategies.run_folder import claim_run_folder
+from alstrategies.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +40,7 @@ def _copy(data):
 
 def _refusal(out, config, data) -> str:
     with pytest.raises(RunFolderMismatch) as caught:
-        claim_run_folder(RunLayout(out), config, data)
+        claim_run_folder(RunLayout(out), Settings.from_config(config), data)
     return str(caught.value)
 
 
@@ -60,7 +61,7 @@ def test_the_fingerprint_is_recorded_and_the_same_data_resume(started):
     rounded.pool_images += 1e-7  # another library's float rounding: the same data
     for volume in rounded.test_volumes:
         volume.image *= 1 + 1e-7
-    assert claim_run_folder(layout, config, rounded) is False
+    assert claim_run_folder(layout, Settings.from_config(config), rounded) is False
 
 
 @pytest.mark.parametrize(
@@ -92,7 +93,9 @@ def test_data_edited_in_place_are_refused_in_one_line(started, edit, changed):
     message = _refusal(out, config, edited)
     assert message == _fix(out).format(changed)
     assert "\n" not in message
-    assert claim_run_folder(RunLayout(out), config, data) is False  # restored data resume
+    assert (
+        claim_run_folder(RunLayout(out), Settings.from_config(config), data) is False
+    )  # restored data resume
 
 
 def test_a_folder_without_a_fingerprint_resumes_and_records_it(started, tmp_path):

@@ -11,22 +11,40 @@ The modules of the package, one concept each (everything is re-exported here):
 
 - :mod:`~alstrategies.conformance.fixtures`: the tiny model, pool, labels and context
   (:func:`tiny_model`, :func:`tiny_pool`, :func:`tiny_labels`, :func:`tiny_context`,
-  :data:`HEADS`, :data:`POOL`, ...);
-- :mod:`~alstrategies.conformance.subject`: :class:`Subject`, :class:`Check`,
-  :class:`CheckResult` and :class:`NotApplicable`;
-- :mod:`~alstrategies.conformance.harness`: :func:`run_query` and :func:`selection_problems`;
-- the checks, by concern: :mod:`~alstrategies.conformance.selection` (the indices),
-  :mod:`~alstrategies.conformance.scoring` (the scores, the top k and its ties),
-  :mod:`~alstrategies.conformance.side_effects` (the model is left unchanged) and
-  :mod:`~alstrategies.conformance.registration` (the class);
-- :mod:`~alstrategies.conformance.catalogue`: :data:`CHECKS`, all of them in order;
-- :mod:`~alstrategies.conformance.loading`: :func:`load_class` and :func:`resolve`;
-- :mod:`~alstrategies.conformance.runner`: :func:`heads_for` and :func:`check_strategy`.
+  :data:`HEADS`, :data:`POOL`, ...) and the vocabulary of a check: :class:`Subject`,
+  :class:`Check`, :class:`CheckResult` and :class:`NotApplicable`;
+- :mod:`~alstrategies.conformance.checks`: the harness (:func:`run_query`,
+  :func:`selection_problems`), every check, by concern (the indices; the scores, the top k and
+  its ties; the model left unchanged; the class), and :data:`CHECKS`, all of them in order;
+- :mod:`~alstrategies.conformance.runner`: :func:`load_class` and :func:`resolve` (the strategy
+  to check), :func:`heads_for` and :func:`check_strategy` (running the checks) and the
+  ``alstrategies check`` command line;
+- :mod:`~alstrategies.conformance.pytest_support`: ``parametrize_with_checks``, the same checks
+  as a plug-in's own pytest tests (imported on its own: it is not re-exported here).
 """
 
 from __future__ import annotations
 
-from alstrategies.conformance.catalogue import CHECKS
+from alstrategies.conformance.checks import _NAME as _NAME
+from alstrategies.conformance.checks import (
+    CHECKS,
+    check_batch_size_independent,
+    check_classes_and_non_square_images,
+    check_empty_pool_raises,
+    check_k_capped_at_pool,
+    check_k_distinct_unlabeled,
+    check_model_left_unchanged,
+    check_registered_name,
+    check_same_seed_same_selection,
+    check_scores_finite_and_aligned,
+    check_single_unlabeled_image,
+    check_ties_broken_with_the_generator,
+    run_query,
+    selection_problems,
+    top_k_problem,
+)
+from alstrategies.conformance.checks import _preview as _preview
+from alstrategies.conformance.checks import _state as _state
 from alstrategies.conformance.fixtures import (
     HEADS,
     LABELED,
@@ -34,35 +52,17 @@ from alstrategies.conformance.fixtures import (
     POOL,
     SHAPE,
     VARIANTS,
+    Check,
+    CheckResult,
+    NotApplicable,
+    Subject,
     tiny_context,
     tiny_labels,
     tiny_model,
     tiny_pool,
 )
-from alstrategies.conformance.harness import _preview as _preview
-from alstrategies.conformance.harness import run_query, selection_problems
-from alstrategies.conformance.loading import load_class, resolve
-from alstrategies.conformance.registration import _NAME as _NAME
-from alstrategies.conformance.registration import check_registered_name
 from alstrategies.conformance.runner import _outcome as _outcome
-from alstrategies.conformance.runner import check_strategy, heads_for
-from alstrategies.conformance.scoring import (
-    check_batch_size_independent,
-    check_scores_finite_and_aligned,
-    check_ties_broken_with_the_generator,
-    top_k_problem,
-)
-from alstrategies.conformance.selection import (
-    check_classes_and_non_square_images,
-    check_empty_pool_raises,
-    check_k_capped_at_pool,
-    check_k_distinct_unlabeled,
-    check_same_seed_same_selection,
-    check_single_unlabeled_image,
-)
-from alstrategies.conformance.side_effects import _state as _state
-from alstrategies.conformance.side_effects import check_model_left_unchanged
-from alstrategies.conformance.subject import Check, CheckResult, NotApplicable, Subject
+from alstrategies.conformance.runner import check_strategy, heads_for, load_class, resolve
 from alstrategies.errors import EmptyPoolError, StrategyLoadError
 
 __all__ = [

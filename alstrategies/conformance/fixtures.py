@@ -1,14 +1,18 @@
-"""The tiny fixtures the checks run on: seeded width-4 networks, a labeled 20-image pool, a CPU context."""
+"""The tiny fixtures the checks run on (seeded width-4 networks, a labeled 20-image pool, a CPU
+context) and the vocabulary of a check: what it is about (:class:`Subject`), what it is
+(:class:`Check`) and what it gives (:class:`CheckResult`, or :class:`NotApplicable`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import nn
 
-from alstrategies.strategy import QueryContext
+from alstrategies.strategy import QueryContext, QueryStrategy
 from alstrategies.types import slice_positions
 
 HEADS = ("plain", "sbc")
@@ -77,3 +81,61 @@ def tiny_context(
         pool_positions=positions,
         pool_depths=depths,
     )
+
+
+class NotApplicable(Exception):
+    """Raised by a check whose rule does not concern this strategy (reported as skipped; internal)."""
+
+
+@dataclass
+class Subject:
+    """The strategy under test: its class, the name it goes by, keyword options and model heads."""
+
+    factory: type[QueryStrategy]
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+    heads: str = "plain"
+    registered: bool = True  # False for a class given directly (not looked up in STRATEGIES)
+
+    def strategy(self) -> QueryStrategy:
+        """A fresh instance with :attr:`options`."""
+        return self.factory(**self.options)
+
+    def model(self, num_classes: int = NUM_CLASSES) -> nn.Module:
+        """A seeded width-4 U-Net (``heads = "plain"``) or SBCNet (``"sbc"``), in eval mode."""
+        return tiny_model(self.heads, num_classes)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One rule of the contract: a function of a :class:`Subject` and a one-line description."""
+
+    name: str
+    description: str
+    function: Callable[[Subject], None]
+    per_heads: bool = True  # False: the rule does not involve a model (run once per strategy)
+
+    def __call__(self, subject: Subject) -> None:
+        self.function(subject)
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """The outcome of one check for one strategy and model heads (``None``: heads-independent)."""
+
+    strategy: str
+    check: str
+    description: str
+    heads: str | None
+    status: Literal["pass", "fail", "skip"]
+    message: str = ""
+
+    @property
+    def passed(self) -> bool:
+        """True unless the check failed (a skipped check does not fail)."""
+        return self.status != "fail"
+
+    def line(self) -> str:
+        """One line for a terminal: ``PASS random [plain] description``, then any message."""
+        text = f"{self.status.upper():<4} {self.strategy} [{self.heads or 'any'}] {self.description}"
+        return f"{text}: {self.message}" if self.message else text

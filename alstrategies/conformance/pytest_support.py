@@ -18,10 +18,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
-from alstrategies.conformance.catalogue import CHECKS
-from alstrategies.conformance.loading import resolve
-from alstrategies.conformance.runner import heads_for
-from alstrategies.conformance.subject import Check, NotApplicable, Subject
+from alstrategies.conformance.checks import CHECKS
+from alstrategies.conformance.fixtures import Check, NotApplicable, Subject
+from alstrategies.conformance.runner import heads_for, resolve
 
 __all__ = ["parametrize_with_checks"]
 

@@ -1,18 +1,65 @@
-"""Running the checks on one strategy and reporting one :class:`CheckResult` per check and heads."""
+"""Running the checks: finding the strategy to check (a registered name, a ``module:Class`` path
+or a class), running every check of :data:`~alstrategies.conformance.checks.CHECKS` on it with one
+:class:`CheckResult` per check and model heads, and the ``alstrategies check`` command line."""
 
 from __future__ import annotations
 
+import importlib
+import os
+import sys
 import traceback
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 import torch
 
-from alstrategies.conformance.catalogue import CHECKS
-from alstrategies.conformance.fixtures import HEADS
-from alstrategies.conformance.loading import resolve
-from alstrategies.conformance.subject import Check, CheckResult, NotApplicable, Subject
+from alstrategies.conformance.checks import CHECKS
+from alstrategies.conformance.fixtures import HEADS, Check, CheckResult, NotApplicable, Subject
+from alstrategies.errors import ConfigError, StrategyLoadError
+from alstrategies.registry import STRATEGIES
 from alstrategies.strategy import QueryStrategy
+
+
+def load_class(path: str) -> type:
+    """Import ``module:Class`` (the current directory is importable, as with ``python -m``)."""
+    module_name, _, attribute = path.partition(":")
+    if not module_name or not attribute:
+        raise StrategyLoadError(f"expected a registered strategy name or module:Class, got {path!r}")
+    if os.getcwd() not in sys.path and "" not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as error:
+        raise StrategyLoadError(f"cannot import module {module_name!r} of {path!r}: {error}") from error
+    for part in attribute.split("."):
+        if not hasattr(obj, part):
+            raise StrategyLoadError(f"module {module_name!r} has no attribute {attribute!r}")
+        obj = getattr(obj, part)
+    if not isinstance(obj, type):
+        raise StrategyLoadError(f"{path!r} is {obj!r}, not a class")
+    return obj
+
+
+def resolve(name_or_class: str | type) -> Subject:
+    """A :class:`Subject` for a registered name, a ``module:Class`` path or a class.
+
+    Raises :class:`~alstrategies.registry.UnknownNameError` (listing the registered names) for
+    an unknown name and :class:`StrategyLoadError` for a path or entry point that does not load.
+    """
+    if isinstance(name_or_class, type):
+        return Subject(
+            name_or_class, getattr(name_or_class, "name", "") or name_or_class.__name__, registered=False
+        )
+    if ":" in name_or_class:
+        factory = load_class(name_or_class)
+        return Subject(factory, getattr(factory, "name", "") or factory.__name__, registered=False)
+    try:
+        factory = STRATEGIES.get(name_or_class)
+    except ImportError as error:
+        raise StrategyLoadError(
+            f"strategy {name_or_class!r} is registered but does not import: {error}"
+        ) from error
+    return Subject(factory, name_or_class)
 
 
 def heads_for(factory: type) -> list[str]:
@@ -78,3 +125,53 @@ def check_strategy(
             if check.per_heads:
                 record(_outcome(check, subject, model_heads))
     return results
+
+
+def _strategy_options(assignments: list[str] | None) -> dict:
+    """``--option KEY=VALUE`` pairs as keyword options (values parsed as TOML literals)."""
+    from alstrategies.config import parse_value
+
+    options = {}
+    for assignment in assignments or []:
+        key, sep, text = assignment.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--option expects KEY=VALUE (e.g. passes=2), got {assignment!r}")
+        options[key.strip()] = parse_value(text.strip())
+    return options
+
+
+def _accepts(factory: type, option: str) -> bool:
+    """Whether ``factory`` takes the keyword ``option`` (or any keyword, through ``**kwargs``)."""
+    import inspect
+
+    from alstrategies.config import _kwargs_of
+
+    takes_any = any(p.kind is p.VAR_KEYWORD for p in inspect.signature(factory).parameters.values())
+    return takes_any or option in _kwargs_of(factory)
+
+
+def check_command(names: list[str], assignments: list[str] | None, heads: str | None) -> int:
+    """``alstrategies check NAMES [--option KEY=VALUE] [--heads H]``: every conformance check
+    of each strategy, one line per result; 1 when any failed."""
+    options = _strategy_options(assignments)
+    # an unknown or unloadable name, or an option no NAME takes, stops here before any check runs
+    factories = {name: resolve(name).factory for name in names}
+    for name, factory in factories.items():
+        needs = getattr(factory, "required_heads", None)
+        if heads and needs and needs != heads:
+            raise ConfigError(f"strategy {name!r} needs --heads {needs}, not {heads}")
+    for option in options:
+        if not any(_accepts(factory, option) for factory in factories.values()):
+            raise ConfigError(f"no strategy of {', '.join(names)} takes the option {option!r}")
+    failed = 0
+    for name, factory in factories.items():
+        results = check_strategy(
+            name,
+            {key: value for key, value in options.items() if _accepts(factory, key)},
+            heads,
+            on_result=lambda result: print(result.line(), flush=True),
+        )
+        counts = {status: sum(r.status == status for r in results) for status in ("pass", "fail", "skip")}
+        failed += counts["fail"]
+        print(f"{name}: {counts['pass']} passed, {counts['fail']} failed, {counts['skip']} skipped")
+    return 1 if failed else 0

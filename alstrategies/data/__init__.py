@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import os
+from dataclasses import fields
 from pathlib import Path
 
 from alstrategies.data.acdc import load_acdc
@@ -31,6 +32,9 @@ __all__ = [
     "load_synthetic",
 ]
 
+#: The typed keys of ``[data]`` (:class:`~alstrategies.settings.DataConfig`); the others go to the loader.
+DATA_KEYS = frozenset(f.name for f in fields(DataConfig))
+
 
 def load_dataset(data_config: dict, rebuild: bool = False) -> SegmentationData:
     """Load the dataset named ``data.name`` with the other ``data`` keys its loader accepts.
@@ -45,7 +49,8 @@ def load_dataset(data_config: dict, rebuild: bool = False) -> SegmentationData:
     from alstrategies.data import cache
     from alstrategies.data.notices import warn
 
-    name = data_config.get("name", DataConfig.name)
+    typed = DataConfig(**{k: v for k, v in data_config.items() if k in DATA_KEYS})  # the rest defaulted
+    name = typed.name
     loader = DATASETS.get(name)
     accepted = inspect.signature(loader).parameters
     options = {}
@@ -56,11 +61,11 @@ def load_dataset(data_config: dict, rebuild: bool = False) -> SegmentationData:
             options[key] = value
         elif key == "root" and value:
             raise ConfigError(f"dataset {name!r} takes no data.root (it needs no files); remove the key")
-    if "root" not in accepted or not data_config.get("cache", DataConfig.cache):
+    if "root" not in accepted or not typed.cache:
         return loader(**options)
     if not options.get("root"):
         options["root"] = _root_from_environment(name)
-    cache_dir = Path(data_config.get("cache_dir") or cache.default_cache_dir())
+    cache_dir = Path(typed.cache_dir or cache.default_cache_dir())
     listing = cache.file_listing(Path(options["root"]), skip=cache_dir)
     entry = cache.entry_path(cache_dir, name, options, listing)
     if cache.is_complete(entry) and not rebuild:

@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 import time
 import warnings
+from dataclasses import replace
 from functools import cached_property
+from typing import cast
 
 import numpy as np
 import torch
@@ -16,7 +18,7 @@ from alstrategies.models import build_criterion, build_model
 from alstrategies.progress import training_bar
 from alstrategies.protocol import derive_seed
 from alstrategies.round_record import RoundRecord
-from alstrategies.settings import Settings
+from alstrategies.settings import Heads, ModelConfig, Settings
 from alstrategies.training.targets import TargetCache
 from alstrategies.training.trainer import Trainer
 from alstrategies.types import SegmentationData
@@ -29,9 +31,8 @@ class RoundTrainer:
     when the first training or query needs it (a driver whose workers do the work never does)."""
 
     def __init__(
-        self, config: dict, settings: Settings, data: SegmentationData, device: torch.device, progress: bool
+        self, settings: Settings, data: SegmentationData, device: torch.device, progress: bool
     ) -> None:
-        self.config = config
         self.settings = settings
         self.data = data
         self.device = device
@@ -52,14 +53,14 @@ class RoundTrainer:
             labels, self.data.num_classes, include_background=self.settings.model.distance_classes == "all"
         )
 
-    def model_config(self, network: str = "") -> dict:
+    def model_config(self, network: str = "") -> ModelConfig:
         """``[model]`` with the heads of ``network`` (empty: the config's own heads)."""
-        return {**self.config["model"], "heads": network} if network else dict(self.config["model"])
+        return replace(self.settings.model, heads=cast(Heads, network)) if network else self.settings.model
 
     def criterion(self, network: str = ""):
         """The training loss of ``network``'s heads (built once)."""
         if network not in self._criteria:
-            self._criteria[network] = build_criterion(self.model_config(network), self.config["loss"])
+            self._criteria[network] = build_criterion(self.model_config(network), self.settings.loss)
         return self._criteria[network]
 
     def new_model(self, seed: int, network: str = "") -> torch.nn.Module:
