@@ -16,7 +16,11 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from alstrategies import _moved
+
 __version__ = "0.1.0"
+
+_moved.install()  # the run-engine modules' old top-level paths (alstrategies.loop, ...) still import
 
 #: Public name -> the module that defines it (imported lazily by :func:`__getattr__`).
 _EXPORTS: dict[str, str] = {

@@ -90,7 +90,7 @@ def _run_one(
     config: dict, out: Path, seeds: list[int] | None, args: argparse.Namespace, reference: str | None = None
 ):
     """Run one validated config into ``out`` (from here on only its :class:`Settings` travel)."""
-    from alstrategies.loop import Experiment
+    from alstrategies.engine.loop import Experiment
     from alstrategies.report import write_report
 
     settings = Settings.from_config(config)
@@ -111,7 +111,7 @@ def _command_run(args: argparse.Namespace) -> int:
     from alstrategies.grid import expand_grid, is_grid, write_grid_manifest
 
     bars.set_quiet(args.quiet)
-    from alstrategies.layout import GridLayout, RunLayout
+    from alstrategies.engine.layout import GridLayout, RunLayout
 
     config = load_config(args.config, _overrides(args))
     strategies = _split(args.strategies)
@@ -179,8 +179,8 @@ def _check_reference(path: str, grid: bool) -> None:
 
 
 def _command_report(args: argparse.Namespace) -> int:
-    from alstrategies.layout import GridLayout, RunLayout
-    from alstrategies.records import class_names_of
+    from alstrategies.engine.layout import GridLayout, RunLayout
+    from alstrategies.engine.records import class_names_of
     from alstrategies.report import write_ablation_report, write_report
 
     for folder in map(Path, args.run_dirs):

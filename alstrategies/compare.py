@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from alstrategies.engine.layout import RunLayout
 from alstrategies.errors import MissingFileError, RecordError
-from alstrategies.layout import RunLayout
 
 KEYS = ["metric", "strategy", "budget"]
 

@@ -32,7 +32,7 @@ from alstrategies.config import (
     set_key,
     validate,
 )
-from alstrategies.layout import GridLayout, RunLayout
+from alstrategies.engine.layout import GridLayout, RunLayout
 
 LAYOUTS = ("variant_by_class", "strategy_by_variant")
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import pandas as pd
 
 from alstrategies.config import fill_defaults
+from alstrategies.engine.layout import GridLayout, RunLayout
+from alstrategies.engine.progress import WorkRates
+from alstrategies.engine.protocol import budget_schedule
+from alstrategies.engine.records import read_record
+from alstrategies.engine.run_log import invocation_minutes
+from alstrategies.engine.units import read_plan, read_plan_parallel
 from alstrategies.errors import MissingFileError
-from alstrategies.layout import GridLayout, RunLayout
-from alstrategies.progress import WorkRates
-from alstrategies.protocol import budget_schedule
-from alstrategies.records import read_record
-from alstrategies.run_log import invocation_minutes
-from alstrategies.units import read_plan, read_plan_parallel
 
 
 @dataclass

@@ -187,6 +187,42 @@ def test_a_worker_process_imports_no_plotting_code():
     import subprocess
     import sys
 
-    probe = "import alstrategies.worker, sys; print('matplotlib' in sys.modules)"
+    probe = "import alstrategies.engine.worker, sys; print('matplotlib' in sys.modules)"
     found = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
     assert found.stdout.strip() == "False"
+
+
+def test_the_run_engines_old_import_paths_still_work_and_warn_once() -> None:
+    """The run engine moved into ``alstrategies.engine``; an old path gives the very same module
+    and one ``FutureWarning`` naming the new path, however often it is imported."""
+    import json
+    import subprocess
+    import sys
+
+    from alstrategies._moved import MOVED
+
+    for old, new in MOVED.items():
+        assert not (ROOT / Path(*old.split("."))).with_suffix(".py").exists(), old
+        assert (ROOT / Path(*new.split("."))).with_suffix(".py").is_file(), new
+    code = (
+        "import json, warnings\n"
+        "with warnings.catch_warnings(record=True) as caught:\n"
+        "    warnings.simplefilter('always')\n"
+        "    import alstrategies.loop as old\n"
+        "    import alstrategies.loop\n"
+        "    from alstrategies.records import read_record\n"
+        "import alstrategies.engine.loop as new\n"
+        "from alstrategies.engine.records import read_record as new_read\n"
+        "print(json.dumps([old is new, read_record is new_read,"
+        " [(w.category.__name__, str(w.message)) for w in caught]]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
+    same_module, same_function, warned = json.loads(done.stdout)
+    assert same_module and same_function
+    assert warned == [
+        [
+            "FutureWarning",
+            f"alstrategies.{m} moved to alstrategies.engine.{m}; import alstrategies.engine.{m} instead",
+        ]
+        for m in ("loop", "records")
+    ]

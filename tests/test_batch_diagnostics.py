@@ -8,16 +8,16 @@ import pandas as pd
 import pytest
 
 from alstrategies.data import load_synthetic
-from alstrategies.layout import RunLayout
-from alstrategies.loop import Experiment
-from alstrategies.records import write_record
+from alstrategies.engine.layout import RunLayout
+from alstrategies.engine.loop import Experiment
+from alstrategies.engine.records import write_record
+from alstrategies.engine.run_folder import POOL_COLUMNS, claim_run_folder
 from alstrategies.report.batch_diagnostics import (
     DIAGNOSTIC_COLUMNS,
     batch_diagnostics_markdown,
     batch_diagnostics_table,
     write_batch_diagnostics,
 )
-from alstrategies.run_folder import POOL_COLUMNS, claim_run_folder
 from alstrategies.settings import Settings
 
 #: volume A: 5 slices (relative positions 0.1 0.3 0.5 0.7 0.9), B: 3 (1/6, 1/2, 5/6), C: 1 (1/2)

@@ -60,7 +60,7 @@ def test_the_figure_is_drawn_from_the_curves(tmp_path):
 def test_the_chains_csv_holds_every_round_and_the_100_percent_model(tiny_config, tmp_path):
     import json
 
-    from alstrategies.loop import Experiment
+    from alstrategies.engine.loop import Experiment
     from benchmarks.calibration.acdc_schedule import write_chains
 
     folders = []

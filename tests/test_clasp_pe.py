@@ -287,8 +287,8 @@ def test_the_context_round_defaults_to_none() -> None:
 
 
 def test_the_experiment_loop_tells_the_strategy_its_round(tiny_config, tmp_path, monkeypatch) -> None:
-    from alstrategies.loop import Experiment
-    from alstrategies.records import RunLayout, read_record
+    from alstrategies.engine.loop import Experiment
+    from alstrategies.engine.records import RunLayout, read_record
 
     seen: list[tuple[int | None, int | None, float]] = []
     beta = ClaSPPEStrategy.beta

@@ -56,7 +56,7 @@ def _study_logs() -> list[Path]:
     reason="the study's last step (the ASR ablation) has not been written yet",
 )
 def test_the_whole_study_took_at_most_four_hours():
-    from alstrategies.run_log import invocation_minutes
+    from alstrategies.engine.run_log import invocation_minutes
 
     logs = _study_logs()
     assert len(logs) == 5 and all(log.is_file() for log in logs)  # 2 runs + 3 ASR variants (attention reused)

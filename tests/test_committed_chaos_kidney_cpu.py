@@ -45,7 +45,7 @@ def test_every_arm_of_the_preset_has_ten_seeds_and_the_schedule_holds():
 
 
 def test_the_study_took_at_most_four_hours():
-    from alstrategies.run_log import invocation_minutes
+    from alstrategies.engine.run_log import invocation_minutes
 
     assert sum(invocation_minutes(RUN / "run.log")) <= 240
 

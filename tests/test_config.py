@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from alstrategies.config import ConfigError, differences, fingerprint, load_config, parse_value
-from alstrategies.protocol import budget_schedule
+from alstrategies.engine.protocol import budget_schedule
 from alstrategies.settings import TrainConfig
 
 
@@ -253,10 +253,10 @@ def test_the_engine_takes_settings_not_the_config_dict() -> None:
     experiment keeps no copy of the dict."""
     import inspect
 
-    from alstrategies.loop import Experiment
-    from alstrategies.run_folder import claim_run_folder
+    from alstrategies.engine.loop import Experiment
+    from alstrategies.engine.run_folder import claim_run_folder
+    from alstrategies.engine.units import WorkerSpec
     from alstrategies.training.round import RoundTrainer
-    from alstrategies.units import WorkerSpec
 
     assert "config" not in inspect.signature(RoundTrainer).parameters
     assert "settings" in inspect.signature(claim_run_folder).parameters

@@ -120,7 +120,7 @@ def test_the_documented_config_loads_its_layout(tmp_path, tag):
 
 
 def test_the_worked_example_runs_an_experiment(tmp_path):
-    from alstrategies.loop import Experiment
+    from alstrategies.engine.loop import Experiment
 
     config = _config(tmp_path, "mscmrseg", *TINY_RUN)
     experiment = Experiment(config, tmp_path / "run", strategies=["random"], progress=False)

@@ -15,7 +15,7 @@ from tests.volume_files import SHAPE, TINY_RUN, case_image, case_label, decathlo
 
 
 def test_a_tiny_experiment_runs_from_the_dataset_name_alone(tmp_path, monkeypatch):
-    from alstrategies.loop import Experiment
+    from alstrategies.engine.loop import Experiment
 
     root = decathlon_folder(tmp_path / "Task02_Tiny")
     monkeypatch.setenv("ALSTRATEGIES_DECATHLON_ROOT", str(root))

@@ -71,8 +71,8 @@ def test_errors_is_a_leaf_module():
 def test_the_old_import_paths_give_the_family_classes():
     from alstrategies.data.acdc import DatasetError as acdc_error
     from alstrategies.data.volumes import DatasetError as volumes_error
+    from alstrategies.engine.protocol import BudgetError
     from alstrategies.executors.scheduling import UnitFailed as scheduling_unit_failed
-    from alstrategies.protocol import BudgetError
     from alstrategies.registry import UnknownNameError
 
     assert acdc_error is volumes_error is DatasetError

@@ -15,10 +15,10 @@ import pandas as pd
 import pytest
 
 from alstrategies.config import load_config
+from alstrategies.engine.loop import Experiment, WorkUnit
+from alstrategies.engine.records import RunLayout
 from alstrategies.executors.local import LocalExecutor
 from alstrategies.executors.ray_executor import RayExecutor
-from alstrategies.loop import Experiment, WorkUnit
-from alstrategies.records import RunLayout
 from tests.conftest import TINY
 
 STRATEGIES = ["random", "max_entropy"]

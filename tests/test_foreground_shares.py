@@ -28,9 +28,9 @@ from alstrategies.baselines.random_foreground import RandomForegroundStrategy, f
 from alstrategies.baselines.stratified_random import position_strata
 from alstrategies.config import load_config
 from alstrategies.data import load_synthetic
-from alstrategies.layout import RunLayout
-from alstrategies.loop import Experiment
-from alstrategies.records import read_record
+from alstrategies.engine.layout import RunLayout
+from alstrategies.engine.loop import Experiment
+from alstrategies.engine.records import read_record
 from alstrategies.report.batch_diagnostics import batch_diagnostics_table
 from alstrategies.training.round import RoundTrainer
 from alstrategies.types import ModelOutput

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 import torch
 
-from alstrategies.loop import Experiment
+from alstrategies.engine.loop import Experiment
+from alstrategies.engine.records import RunLayout, read_record
 from alstrategies.models import build_model
-from alstrategies.records import RunLayout, read_record
 from alstrategies.training.trainer import Trainer
 from tests.test_evaluation import slow_mean, slow_metrics
 

@@ -11,9 +11,9 @@ import pandas as pd
 import pytest
 import torch
 
+from alstrategies.engine.records import RunLayout, write_record, write_results
 from alstrategies.evaluation import evaluate
 from alstrategies.metrics import class_misses, hd95_with_misses, volume_diagonal, volume_metrics
-from alstrategies.records import RunLayout, write_record, write_results
 from alstrategies.report import write_report
 from alstrategies.types import Volume
 from tests.test_evaluation import LabelEcho, slow_hd95, slow_mean

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 
 from alstrategies import __version__
-from alstrategies.layout import RecordKey, RunLayout
-from alstrategies.records import read_record
-from alstrategies.round_record import SCHEMA_VERSION, RoundRecord
+from alstrategies.engine.layout import RecordKey, RunLayout
+from alstrategies.engine.records import read_record
+from alstrategies.engine.round_record import SCHEMA_VERSION, RoundRecord
 
 COMMITTED = Path(__file__).resolve().parents[1] / "results" / "synthetic"
 
@@ -47,7 +47,7 @@ def test_listings_keep_only_record_paths(tmp_path):
 
 def _as_json(record: dict) -> dict:
     """What the record file holds (arrays as lists, NaN as null)."""
-    from alstrategies.records import _jsonable
+    from alstrategies.engine.records import _jsonable
 
     return json.loads(json.dumps(_jsonable(record)))
 
@@ -85,7 +85,7 @@ def test_a_chain_round_queries_from_its_labeled_set():
 
 
 def test_records_round_trip_through_json(tmp_path):
-    from alstrategies.records import write_record
+    from alstrategies.engine.records import write_record
 
     record = _record(round=2, budget=0.2, strategy="margin", queried=np.array([4]), query_seconds=0.3)
     record.scores = {"candidates": np.array([4, 6]), "score": np.array([0.9, 0.1])}
@@ -116,9 +116,9 @@ def test_records_written_before_the_schema_read_back_unchanged():
 def test_the_record_keys_are_declared_once():
     """``RECORD_KEYS`` is what a record file holds besides its metric fields; the results.csv
     columns copied from records and the metric registry's reserved names come from it."""
+    from alstrategies.engine.records import ID_COLUMNS, ITERATIONS, TIMING_COLUMNS
+    from alstrategies.engine.round_record import RECORD_KEYS, record_keys
     from alstrategies.metrics.base import RESERVED_NAMES
-    from alstrategies.records import ID_COLUMNS, ITERATIONS, TIMING_COLUMNS
-    from alstrategies.round_record import RECORD_KEYS, record_keys
 
     full = _record(round=1, budget=0.2, strategy="margin", queried=np.array([4]), query_seconds=0.3)
     full.scores, full.weights_sha256, full.network = {"score": [1.0]}, "abc", "sbc"
@@ -134,7 +134,7 @@ def test_the_record_keys_are_declared_once():
 def test_class_columns_read_back_into_the_class_names():
     import pandas as pd
 
-    from alstrategies.records import class_columns, class_names_of, miss_columns
+    from alstrategies.engine.records import class_columns, class_names_of, miss_columns
 
     names = ["LV", "RV_cavity", "myo"]
     columns = ["strategy", "dice", "hd95", *class_columns("dice", names), *class_columns("hd95", names)]
@@ -147,7 +147,7 @@ def test_class_columns_read_back_into_the_class_names():
 def test_the_results_columns_name_the_classes_of_dataset_json():
     import pandas as pd
 
-    from alstrategies.records import class_names_of
+    from alstrategies.engine.records import class_names_of
 
     layout = RunLayout(COMMITTED)
     recorded = json.loads(layout.dataset.read_text())["class_names"]
@@ -155,7 +155,7 @@ def test_the_results_columns_name_the_classes_of_dataset_json():
 
 
 def test_shared_files_and_the_grid_layout(tmp_path):
-    from alstrategies.layout import GridLayout
+    from alstrategies.engine.layout import GridLayout
 
     layout = RunLayout(tmp_path)
     for path in (layout.shared(0, "round0"), layout.shared(0, "full", "sbc"), layout.shared(2, "round0")):

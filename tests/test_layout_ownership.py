@@ -1,4 +1,4 @@
-"""Only ``alstrategies/layout.py`` spells the paths of a run folder, and only ``records.py`` the
+"""Only ``alstrategies/engine/layout.py`` spells the paths of a run folder, and only ``records.py`` the
 ``<metric>_<class>`` columns (docs/architecture.md, rows ``layout`` and ``records``).
 
 The scan reads the package's source with :mod:`ast`: a file or folder name of a run folder (or of
@@ -16,7 +16,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "alstrategies"
-LAYOUT = PACKAGE / "layout.py"
+LAYOUT = PACKAGE / "engine" / "layout.py"
 
 #: The names every run folder has had: the scan checks at least these, whatever layout.py holds.
 RUN_FOLDER_FILES = {
@@ -116,7 +116,7 @@ def test_layout_declares_every_name_the_scan_checks():
 
 def test_no_module_but_layout_spells_a_run_folder_path():
     offenders = _package_offences(declared_names() | RUN_FOLDER_FILES)
-    assert not offenders, "build these paths through alstrategies.layout:\n" + "\n".join(offenders)
+    assert not offenders, "build these paths through alstrategies.engine.layout:\n" + "\n".join(offenders)
 
 
 @pytest.mark.parametrize(
@@ -149,13 +149,15 @@ def test_the_scan_leaves_config_words_and_messages_alone(source):
 
 
 def test_only_records_spells_the_per_class_columns():
-    """``<metric>_<class>`` columns are built and read back by :mod:`alstrategies.records`
+    """``<metric>_<class>`` columns are built and read back by :mod:`alstrategies.engine.records`
     (``class_columns``, ``class_names_of``); nowhere else parses the ``dice_`` prefix."""
     offenders = []
     for path in sorted(PACKAGE.rglob("*.py")):
-        if path == PACKAGE / "records.py":
+        if path == PACKAGE / "engine" / "records.py":
             continue
         for node in ast.walk(ast.parse(path.read_text())):
             if _constant(node) == "dice_":
                 offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-    assert not offenders, "use alstrategies.records.class_names_of / class_columns:\n" + "\n".join(offenders)
+    assert not offenders, "use alstrategies.engine.records.class_names_of / class_columns:\n" + "\n".join(
+        offenders
+    )

@@ -5,10 +5,10 @@ import pandas as pd
 import pytest
 
 from alstrategies.cli import main
+from alstrategies.engine.loop import Experiment
+from alstrategies.engine.protocol import budget_schedule, initial_labeled_set
+from alstrategies.engine.records import RunLayout, read_record
 from alstrategies.errors import RunFolderMismatch
-from alstrategies.loop import Experiment
-from alstrategies.protocol import budget_schedule, initial_labeled_set
-from alstrategies.records import RunLayout, read_record
 
 
 def _run(config, out, strategies=("random",), seeds=None):
@@ -303,8 +303,8 @@ def test_a_lost_checkpoint_is_retrained_and_must_reproduce(tiny_config, tmp_path
 def test_weights_digest_tells_models_apart():
     import torch
 
+    from alstrategies.engine.run_folder import weights_digest
     from alstrategies.models import build_model
-    from alstrategies.run_folder import weights_digest
 
     a, b = (build_model({"width": 4, "heads": "plain"}, 4, seed=0) for _ in range(2))
     assert weights_digest(a) == weights_digest(b)
@@ -366,7 +366,7 @@ def test_a_folder_resumes_with_the_data_at_another_path_but_not_with_other_data(
 
 def test_dataset_identity_ignores_float_rounding_but_not_the_split():
     from alstrategies.data.synthetic import load_synthetic
-    from alstrategies.run_folder import dataset_identity
+    from alstrategies.engine.run_folder import dataset_identity
 
     data = load_synthetic(image_size=32, train_patients=4, test_patients=2)
     identity = dataset_identity(data)

@@ -13,6 +13,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from alstrategies.engine.records import BASE_COLUMNS, RunLayout, collect_results, write_record, write_results
 from alstrategies.evaluation import EvaluationResult, evaluate
 from alstrategies.metrics import (
     METRICS,
@@ -24,7 +25,6 @@ from alstrategies.metrics import (
     unregister_metric,
     volume_metrics,
 )
-from alstrategies.records import BASE_COLUMNS, RunLayout, collect_results, write_record, write_results
 from alstrategies.report import write_report
 from alstrategies.types import Volume
 

@@ -8,10 +8,10 @@ import json
 import pandas as pd
 import pytest
 
-from alstrategies.layout import RunLayout
-from alstrategies.loop import Experiment
-from alstrategies.records import read_record
-from alstrategies.units import WorkUnit
+from alstrategies.engine.layout import RunLayout
+from alstrategies.engine.loop import Experiment
+from alstrategies.engine.records import read_record
+from alstrategies.engine.units import WorkUnit
 
 STRATEGIES = ["random", "sbc_al"]
 

@@ -82,7 +82,7 @@ def test_seeds_on_the_command_line_are_checked(capsys):
 
 
 def test_a_failed_start_leaves_nothing_and_a_folder_without_training_is_claimed_anew(tiny_config, tmp_path):
-    from alstrategies.loop import Experiment
+    from alstrategies.engine.loop import Experiment
 
     out = tmp_path / "run"
     with pytest.raises(ConfigError):
@@ -133,7 +133,7 @@ def test_cache_entries_respect_the_umask(tmp_path):
 def test_the_time_left_is_weighted_by_each_trainings_iterations(monkeypatch):
     """A run of cheap chain rounds after an expensive round-0 and 100 % model: counting
     trainings overestimates badly; weighting by iterations is within 30 % after 10 % of it."""
-    from alstrategies import progress
+    from alstrategies.engine import progress
 
     clock = [0.0]
     monkeypatch.setattr(progress.time, "perf_counter", lambda: clock[0])
@@ -158,7 +158,7 @@ def test_the_time_left_counts_each_trainings_query_and_evaluation(monkeypatch):
     query and an evaluation of 9 s each. Weighting by iterations alone says a fraction of the
     truth after the round-0 models; the records' seconds per training put it within 15 %, also
     with two workers sharing the wall clock."""
-    from alstrategies import progress
+    from alstrategies.engine import progress
 
     per_iteration, other = 0.25, 9.0
     plan = [500] * 2 + [50] * 60
@@ -192,7 +192,7 @@ def test_the_time_left_counts_each_trainings_query_and_evaluation(monkeypatch):
 def test_recorded_rates_read_each_new_record_once(tmp_path):
     import json
 
-    from alstrategies.progress import RecordedRates
+    from alstrategies.engine.progress import RecordedRates
 
     paths = [tmp_path / f"round{i}.json" for i in range(3)]
     rates = RecordedRates(paths)
@@ -205,7 +205,7 @@ def test_recorded_rates_read_each_new_record_once(tmp_path):
 
 
 def test_bars_only_on_a_terminal(monkeypatch):
-    from alstrategies import progress
+    from alstrategies.engine import progress
 
     monkeypatch.setattr(progress.sys.stderr, "isatty", lambda: False, raising=False)
     assert not progress.bars_enabled(True)
@@ -214,7 +214,7 @@ def test_bars_only_on_a_terminal(monkeypatch):
 
 
 def test_a_resume_says_what_it_found_and_status_counts_in_the_bars_units(tiny_config, tmp_path, capsys):
-    from alstrategies.loop import Experiment
+    from alstrategies.engine.loop import Experiment
     from alstrategies.status import run_status
 
     Experiment(tiny_config(), tmp_path, strategies=["random"], progress=True).run()

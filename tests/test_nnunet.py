@@ -27,7 +27,7 @@ def _edit_json(root, **changes):
 
 
 def test_a_tiny_experiment_runs_from_the_dataset_name_alone(tmp_path, monkeypatch):
-    from alstrategies.loop import Experiment
+    from alstrategies.engine.loop import Experiment
 
     root = nnunet_folder(tmp_path / "Dataset001_Tiny")
     monkeypatch.setenv("ALSTRATEGIES_NNUNET_ROOT", str(root))

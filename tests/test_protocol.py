@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from alstrategies.protocol import BudgetError, budget_schedule, derive_rng, initial_labeled_set
+from alstrategies.engine.protocol import BudgetError, budget_schedule, derive_rng, initial_labeled_set
 
 
 @pytest.mark.parametrize("pool", [1312, 384, 30, 1000, 97])

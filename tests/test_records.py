@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from alstrategies import records
-from alstrategies.records import RunLayout, record_cache, write_record, write_results
+from alstrategies.engine import records
+from alstrategies.engine.records import RunLayout, record_cache, write_record, write_results
 
 CLASSES = ["A", "B"]
 

@@ -8,7 +8,7 @@ import json
 import pandas as pd
 import pytest
 
-from alstrategies.loop import Experiment
+from alstrategies.engine.loop import Experiment
 from alstrategies.report.schedule import schedule_check, schedule_markdown
 
 

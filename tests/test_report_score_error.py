@@ -8,8 +8,8 @@ import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from scipy import stats
 
-from alstrategies.layout import RunLayout
-from alstrategies.records import write_record
+from alstrategies.engine.layout import RunLayout
+from alstrategies.engine.records import write_record
 from alstrategies.report.score_error import mean_rho_table, score_error_correlation, score_error_table
 from alstrategies.report.summary import summary_markdown, write_summary_files
 from alstrategies.report.verdict_figures import score_error_figure

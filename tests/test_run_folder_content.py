@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from alstrategies.data import load_dataset
-from alstrategies.data_fingerprint import slice_moments
+from alstrategies.engine.data_fingerprint import slice_moments
+from alstrategies.engine.loop import Experiment
+from alstrategies.engine.records import RunLayout
+from alstrategies.engine.run_folder import claim_run_folder
 from alstrategies.errors import RunFolderMismatch
-from alstrategies.loop import Experiment
-from alstrategies.records import RunLayout
-from alstrategies.run_folder import claim_run_folder
 from alstrategies.settings import Settings
 
 

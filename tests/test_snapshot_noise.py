@@ -8,7 +8,7 @@ import math
 import pandas as pd
 import pytest
 
-from alstrategies.loop import Experiment
+from alstrategies.engine.loop import Experiment
 from benchmarks.calibration import snapshot_noise
 from benchmarks.calibration.snapshot_noise import read_rows, summarise
 

@@ -5,11 +5,11 @@ import json
 import pytest
 
 from alstrategies.cli import main
-from alstrategies.loop import Experiment
-from alstrategies.records import RunLayout
-from alstrategies.run_log import invocation_minutes
+from alstrategies.engine.loop import Experiment
+from alstrategies.engine.records import RunLayout
+from alstrategies.engine.run_log import invocation_minutes
+from alstrategies.engine.units import write_plan
 from alstrategies.status import run_status
-from alstrategies.units import write_plan
 
 
 def test_status_counts_rounds_of_a_partial_and_a_finished_run(tiny_config, tmp_path, capsys):

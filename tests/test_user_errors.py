@@ -17,6 +17,7 @@ import torch
 from alstrategies.cli import main
 from alstrategies.config import load_config, strategy_options
 from alstrategies.device import resolve_device
+from alstrategies.engine.records import RecordCache
 from alstrategies.errors import (
     AlstrategiesError,
     ConfigError,
@@ -24,7 +25,6 @@ from alstrategies.errors import (
     MissingFileError,
     RecordError,
 )
-from alstrategies.records import RecordCache
 from alstrategies.registry import STRATEGIES
 from alstrategies.report import read_grid, write_report
 from alstrategies.report.qualitative import parse_budget, resolve_budget, write_qualitative_figures

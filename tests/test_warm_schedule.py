@@ -7,8 +7,8 @@ import pytest
 import torch
 
 from alstrategies.config import load_config
+from alstrategies.engine.loop import Experiment
 from alstrategies.errors import ConfigError
-from alstrategies.loop import Experiment
 from alstrategies.training.trainer import TrainConfig, lr_factor
 
 

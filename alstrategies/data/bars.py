@@ -1,6 +1,6 @@
 """The loaders' progress bars, and the switch that silences them (``--quiet``).
 
-Bars show only on a terminal (:func:`alstrategies.progress.bars_enabled`); :func:`set_quiet`
+Bars show only on a terminal (:func:`alstrategies.engine.progress.bars_enabled`); :func:`set_quiet`
 turns them off for the whole process, as the command line does for ``--quiet``.
 """
 
@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from tqdm.auto import tqdm
 
-from alstrategies.progress import bars_enabled
+from alstrategies.engine.progress import bars_enabled
 
 T = TypeVar("T")
 

@@ -18,10 +18,10 @@ import time
 
 import torch
 
+from alstrategies.engine.units import Schedulable, WorkUnit
+from alstrategies.engine.worker import run_unit
 from alstrategies.errors import ConfigError
 from alstrategies.executors.scheduling import UnitScheduler
-from alstrategies.units import Schedulable, WorkUnit
-from alstrategies.worker import run_unit
 
 _slot_counter = None
 

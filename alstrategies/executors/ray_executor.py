@@ -14,10 +14,10 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from alstrategies.engine.units import Schedulable, WorkUnit
+from alstrategies.engine.worker import run_unit
 from alstrategies.errors import ConfigError, MissingDependencyError
 from alstrategies.executors.scheduling import UnitScheduler
-from alstrategies.units import Schedulable, WorkUnit
-from alstrategies.worker import run_unit
 
 INSTALL_HINT = "the Ray executor needs ray: pip install 'alstrategies[ray]' (or pip install ray)"
 

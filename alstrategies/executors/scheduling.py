@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from alstrategies.engine.units import Schedulable, WorkUnit
 from alstrategies.errors import UnitFailed
-from alstrategies.units import Schedulable, WorkUnit
 
 __all__ = ["UnitFailed", "UnitScheduler"]
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from alstrategies.round_record import RECORD_KEYS
+from alstrategies.engine.round_record import RECORD_KEYS
 
 __all__ = [
     "DEFAULT_METRICS",

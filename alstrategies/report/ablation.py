@@ -31,9 +31,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from alstrategies.engine.layout import GridLayout, RunLayout
+from alstrategies.engine.records import class_columns, class_names_of
 from alstrategies.errors import ConfigError, MissingFileError, RecordError
-from alstrategies.layout import GridLayout, RunLayout
-from alstrategies.records import class_columns, class_names_of
 from alstrategies.report.ablation_pairs import ablation_pairs, render_pairs_markdown
 from alstrategies.report.io import atomic_write_text, write_csv
 from alstrategies.report.tables import Table, budget_label, render_latex, render_markdown, tidy_frame

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from alstrategies.engine.layout import GridLayout
 from alstrategies.errors import ReferenceTableError
-from alstrategies.layout import GridLayout
 from alstrategies.report.io import atomic_write_text, write_csv
 from alstrategies.report.reference import read_reference_csv
 

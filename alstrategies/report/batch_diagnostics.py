@@ -1,7 +1,7 @@
 """How redundant each queried batch is: volumes, adjacent slices, end slices, empty slices.
 
 For every strategy round record with a non-empty ``queried`` (the indices that round's model
-chose) and the run folder's ``pool.csv`` (:attr:`alstrategies.layout.RunLayout.pool_table`: per
+chose) and the run folder's ``pool.csv`` (:attr:`alstrategies.engine.layout.RunLayout.pool_table`: per
 pool slice its ``volume``, 0-based ``slice`` index, ``slices_in_volume`` and ``foreground``), one
 row of :data:`DIAGNOSTIC_COLUMNS`:
 
@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from alstrategies.engine.layout import RunLayout
+from alstrategies.engine.records import KEY_COLUMNS, read_record
 from alstrategies.errors import RecordError
-from alstrategies.layout import RunLayout
-from alstrategies.records import KEY_COLUMNS, read_record
 from alstrategies.report.io import write_csv
 from alstrategies.report.statistics import BASELINE
 

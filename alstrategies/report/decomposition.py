@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from alstrategies.engine.layout import RunLayout
 from alstrategies.errors import RecordError
-from alstrategies.layout import RunLayout
 from alstrategies.report.bootstrap import t_mean_ci
 from alstrategies.report.io import atomic_write_text, write_csv
 from alstrategies.report.statistics import common_budgets, paired_test, per_seed_aulc

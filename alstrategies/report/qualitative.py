@@ -26,8 +26,8 @@ from matplotlib.figure import Figure, SubFigure
 from matplotlib.image import AxesImage
 from matplotlib.patches import Patch
 
+from alstrategies.engine.layout import RunLayout
 from alstrategies.errors import ConfigError
-from alstrategies.layout import RunLayout
 from alstrategies.report.budget_choice import parse_budget, resolve_budget, round_of
 from alstrategies.report.io import save_figure
 from alstrategies.report.palette import CLASS_COLORS, class_color

@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from alstrategies.engine.layout import RunLayout
 from alstrategies.errors import ReferenceTableError
-from alstrategies.layout import RunLayout
 from alstrategies.report.io import atomic_write_text, write_csv
 from alstrategies.report.reference_aulc import reference_aulc, reference_aulc_markdown
 from alstrategies.report.tables import Table, budget_label, render_latex, render_markdown, summarise

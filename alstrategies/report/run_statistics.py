@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from alstrategies.layout import RunLayout
+from alstrategies.engine.layout import RunLayout
 from alstrategies.report.batch_diagnostics import (
     DIAGNOSTIC_COLUMNS,
     batch_diagnostics_table,

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from alstrategies.layout import RunLayout
-from alstrategies.progress import WorkRates
-from alstrategies.records import read_record
+from alstrategies.engine.layout import RunLayout
+from alstrategies.engine.progress import WorkRates
+from alstrategies.engine.records import read_record
+from alstrategies.engine.run_log import invocation_minutes
 from alstrategies.report.tables import budget_label
-from alstrategies.run_log import invocation_minutes
 
 
 @dataclass(frozen=True)

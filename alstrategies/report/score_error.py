@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from alstrategies.layout import RunLayout
-from alstrategies.records import KEY_COLUMNS, read_record
+from alstrategies.engine.layout import RunLayout
+from alstrategies.engine.records import KEY_COLUMNS, read_record
 
 __all__ = ["SCORE_ERROR_COLUMNS", "mean_rho_table", "score_error_correlation", "score_error_table"]
 

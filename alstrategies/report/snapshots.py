@@ -28,8 +28,8 @@ from typing import Any
 import numpy as np
 
 from alstrategies.atomic import atomic_stream
+from alstrategies.engine.layout import RunLayout
 from alstrategies.errors import SnapshotError
-from alstrategies.layout import RunLayout
 
 __all__ = [
     "SNAPSHOT_KEYS",

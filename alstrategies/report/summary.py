@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from alstrategies.engine.layout import RunLayout
 from alstrategies.errors import ConfigError
-from alstrategies.layout import RunLayout
 from alstrategies.metrics import column_label
 from alstrategies.report.batch_diagnostics import batch_diagnostics_markdown
 from alstrategies.report.detectability import detection_markdown

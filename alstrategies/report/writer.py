@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from alstrategies.engine.layout import RunLayout
+from alstrategies.engine.records import KEY_COLUMNS, class_columns, class_names_of
 from alstrategies.errors import ConfigError, RecordError
-from alstrategies.layout import RunLayout
 from alstrategies.metrics import METRICS, Metric, get_metric
-from alstrategies.records import KEY_COLUMNS, class_columns, class_names_of
 from alstrategies.report.curves import plot_learning_curves
 from alstrategies.report.io import atomic_write_text, write_csv
 from alstrategies.report.qualitative import write_qualitative_figures

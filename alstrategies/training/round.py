@@ -1,5 +1,5 @@
 """One training of the protocol: a seeded model trained on a labeled set of the pool, evaluated
-on the test volumes, and its :class:`~alstrategies.round_record.RoundRecord`."""
+on the test volumes, and its :class:`~alstrategies.engine.round_record.RoundRecord`."""
 
 from __future__ import annotations
 
@@ -13,11 +13,11 @@ from typing import cast
 import numpy as np
 import torch
 
+from alstrategies.engine.progress import training_bar
+from alstrategies.engine.protocol import derive_seed
+from alstrategies.engine.round_record import RoundRecord
 from alstrategies.evaluation import evaluate
 from alstrategies.models import build_criterion, build_model
-from alstrategies.progress import training_bar
-from alstrategies.protocol import derive_seed
-from alstrategies.round_record import RoundRecord
 from alstrategies.settings import Heads, ModelConfig, Settings
 from alstrategies.training.targets import TargetCache
 from alstrategies.training.trainer import Trainer

@@ -34,8 +34,8 @@ from alstrategies.atomic import atomic_write_text
 from alstrategies.config import load_config
 from alstrategies.data import load_dataset
 from alstrategies.device import resolve_device
+from alstrategies.engine.protocol import budget_schedule, derive_seed, initial_labeled_set
 from alstrategies.evaluation import evaluate
-from alstrategies.protocol import budget_schedule, derive_seed, initial_labeled_set
 from alstrategies.settings import Settings
 from alstrategies.training.round import RoundTrainer
 

@@ -34,7 +34,7 @@ from alstrategies.atomic import atomic_write_text
 from alstrategies.config import load_config
 from alstrategies.data import load_dataset
 from alstrategies.device import resolve_device
-from alstrategies.protocol import budget_schedule, derive_rng, initial_labeled_set
+from alstrategies.engine.protocol import budget_schedule, derive_rng, initial_labeled_set
 from alstrategies.registry import STRATEGIES
 from alstrategies.settings import Settings
 from alstrategies.strategy import QueryContext

@@ -40,7 +40,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         id="loop-resume-retrains-recorded-rounds",
         description="an unfinished chain retrains every recorded round after round 0",
-        path="alstrategies/loop.py",
+        path="alstrategies/engine/loop.py",
         old="            if done is not None:\n                labeled = RoundRecord.from_dict(done).next_labeled()",
         new="            if done is not None and r == 0:\n"
         "                labeled = RoundRecord.from_dict(done).next_labeled()",
@@ -50,7 +50,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         id="loop-chain-ignores-warm-start",
         description="chain rounds start from a fresh initialisation although train.warm_start is set",
-        path="alstrategies/loop.py",
+        path="alstrategies/engine/loop.py",
         old="init = self._warm_start_state(name, seed, r - 1, network)",
         new="init = None",
         tests=LOOP_GUARDS,
@@ -257,7 +257,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         id="budget-counts-round-down",
         description="budget counts are truncated instead of rounded half up",
-        path="alstrategies/protocol.py",
+        path="alstrategies/engine/protocol.py",
         old="counts = [_round_half_up(pool_size * f) for f in fractions]",
         new="counts = [int(pool_size * f) for f in fractions]",
         tests=("tests/test_protocol.py",),
@@ -265,7 +265,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         id="loop-queries-one-too-many",
         description="each round queries one image more than the next budget needs",
-        path="alstrategies/loop.py",
+        path="alstrategies/engine/loop.py",
         old="k = self.budgets[budget.round + 1].count - budget.count",
         new="k = self.budgets[budget.round + 1].count - budget.count + 1",
         tests=LOOP_GUARDS,
@@ -369,7 +369,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         id="killed-run-retrains-recorded-rounds",
         description="a restarted chain retrains its recorded rounds (byte-identical records, rewritten)",
-        path="alstrategies/loop.py",
+        path="alstrategies/engine/loop.py",
         old="            if done is not None:\n                labeled = RoundRecord.from_dict(done).next_labeled()",
         new="            if done is not None and r == 0:\n"
         "                labeled = RoundRecord.from_dict(done).next_labeled()",
@@ -379,7 +379,7 @@ MUTATIONS: tuple[Mutation, ...] = (
     Mutation(
         id="run-folder-ignores-label-edits",
         description="a resume compares the images' moments but not the pool labels' SHA-256",
-        path="alstrategies/data_fingerprint.py",
+        path="alstrategies/engine/data_fingerprint.py",
         old='if recorded.get("pool_labels_sha256") != current["pool_labels_sha256"]:',
         new="if False:",
         tests=("tests/test_run_folder_content.py",),

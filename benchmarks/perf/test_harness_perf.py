@@ -11,8 +11,8 @@ from pathlib import Path
 import pandas as pd
 
 from alstrategies.config import load_config
+from alstrategies.engine.loop import Experiment
 from alstrategies.executors.local import LocalExecutor
-from alstrategies.loop import Experiment
 from benchmarks.perf.conftest import interleaved
 
 GRID = [

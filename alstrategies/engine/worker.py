@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import torch
 
-from alstrategies.loop import Experiment
-from alstrategies.units import WorkerSpec, WorkUnit
+from alstrategies.engine.loop import Experiment
+from alstrategies.engine.units import WorkerSpec, WorkUnit
 
 
 def run_unit(spec: WorkerSpec, unit: WorkUnit, *dependencies: object) -> str:

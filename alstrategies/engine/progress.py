@@ -12,7 +12,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from alstrategies.records import read_record
+from alstrategies.engine.records import read_record
 
 log = logging.getLogger("alstrategies")
 

@@ -22,27 +22,20 @@ import torch
 from alstrategies.config import check_strategy_heads, strategy_options
 from alstrategies.data import load_dataset
 from alstrategies.device import configure_threads, resolve_device
-from alstrategies.errors import RecordError
-from alstrategies.layout import RunLayout
-from alstrategies.progress import ProgressTracker, RecordedRates, RunLog, announce
-from alstrategies.protocol import Budget, budget_schedule, derive_rng, derive_seed, initial_labeled_set
-from alstrategies.records import read_record, write_record, write_results
-from alstrategies.registry import STRATEGIES
-from alstrategies.report.capture import choose_snapshot_slices, snapshot_arrays
-from alstrategies.round_record import RoundRecord
-from alstrategies.run_folder import (
+from alstrategies.engine.layout import RunLayout
+from alstrategies.engine.progress import ProgressTracker, RecordedRates, RunLog, announce
+from alstrategies.engine.protocol import Budget, budget_schedule, derive_rng, derive_seed, initial_labeled_set
+from alstrategies.engine.records import read_record, write_record, write_results
+from alstrategies.engine.round_record import RoundRecord
+from alstrategies.engine.run_folder import (
     check_round0_reproduced,
     claim_run_folder,
     load_checkpoint,
     save_checkpoint,
     weights_digest,
 )
-from alstrategies.selection import default_strategies, network_of
-from alstrategies.settings import Settings
-from alstrategies.strategy import QueryContext, QueryResult, QueryStrategy
-from alstrategies.training.round import RoundTrainer
-from alstrategies.types import SegmentationData
-from alstrategies.units import (
+from alstrategies.engine.selection import default_strategies, network_of
+from alstrategies.engine.units import (
     Executor,
     PlannedTraining,
     WorkerSpec,
@@ -51,6 +44,13 @@ from alstrategies.units import (
     training_plan,
     write_plan,
 )
+from alstrategies.errors import RecordError
+from alstrategies.registry import STRATEGIES
+from alstrategies.report.capture import choose_snapshot_slices, snapshot_arrays
+from alstrategies.settings import Settings
+from alstrategies.strategy import QueryContext, QueryResult, QueryStrategy
+from alstrategies.training.round import RoundTrainer
+from alstrategies.types import SegmentationData
 
 __all__ = ["Experiment", "WorkUnit", "WorkerSpec"]
 

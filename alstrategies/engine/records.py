@@ -1,6 +1,6 @@
 """Atomic per-round JSON records and the ``results.csv`` built from them.
 
-The paths of a run folder are :class:`alstrategies.layout.RunLayout`'s alone.
+The paths of a run folder are :class:`alstrategies.engine.layout.RunLayout`'s alone.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import numpy as np
 import pandas as pd
 
 from alstrategies.atomic import atomic_write_text
+from alstrategies.engine.layout import RunLayout
+from alstrategies.engine.round_record import record_keys
 from alstrategies.errors import RecordError
-from alstrategies.layout import RunLayout
 from alstrategies.metrics import DEFAULT_METRICS, METRICS
-from alstrategies.round_record import record_keys
 
 #: The columns of ``results.csv`` before the metric means (record keys, as every column that
 #: ``results.csv`` and ``timings.csv`` copy from the records: :func:`record_keys`).

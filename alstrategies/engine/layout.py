@@ -74,7 +74,7 @@ class RunLayout:
 
     @property
     def data_fingerprint(self) -> Path:
-        """The content of the data (:mod:`alstrategies.data_fingerprint`)."""
+        """The content of the data (:mod:`alstrategies.engine.data_fingerprint`)."""
         return self.root / "data_fingerprint.json"
 
     @property

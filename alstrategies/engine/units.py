@@ -17,7 +17,7 @@ from typing import Literal, Protocol
 import torch
 
 from alstrategies.atomic import atomic_write_text
-from alstrategies.layout import RunLayout
+from alstrategies.engine.layout import RunLayout
 from alstrategies.settings import Settings
 
 

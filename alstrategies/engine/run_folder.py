@@ -15,10 +15,10 @@ import torch
 
 from alstrategies.atomic import atomic_stream, atomic_write_text
 from alstrategies.config import differences, fill_defaults, fingerprint
-from alstrategies.data_fingerprint import content_fingerprint, fingerprint_mismatch, write_fingerprint
+from alstrategies.engine.data_fingerprint import content_fingerprint, fingerprint_mismatch, write_fingerprint
+from alstrategies.engine.layout import RunLayout
+from alstrategies.engine.round_record import RoundRecord
 from alstrategies.errors import RecordError, RunFolderMismatch
-from alstrategies.layout import RunLayout
-from alstrategies.round_record import RoundRecord
 from alstrategies.settings import Settings
 from alstrategies.types import SegmentationData
 
@@ -131,7 +131,7 @@ def claim_run_folder(layout: RunLayout, settings: Settings, data: SegmentationDa
     existed gets it on resuming).
 
     A folder started with another config, or on other data (other identity, or other content:
-    :mod:`alstrategies.data_fingerprint`), is refused with what differs and the fix, unless it
+    :mod:`alstrategies.engine.data_fingerprint`), is refused with what differs and the fix, unless it
     holds no recorded training yet (a start that failed): then it is claimed anew, and the
     function returns True so that the caller can say so. Where the data lie is not checked: a
     copy elsewhere resumes.
