@@ -226,3 +226,12 @@ def test_the_run_engines_old_import_paths_still_work_and_warn_once() -> None:
         ]
         for m in ("loop", "records")
     ]
+
+
+def test_the_tests_mirror_the_package() -> None:
+    """``tests/<sub>/`` holds the tests of ``alstrategies/<sub>/``; besides them only
+    ``tests/benchmarks`` (the repository's tooling) and ``tests/results`` (the committed studies);
+    a top-level module's tests lie in ``tests/`` itself (tests/README.md)."""
+    subpackages = {p.parent.name for p in PACKAGE.glob("*/__init__.py")}
+    folders = {p.parent.name for p in (ROOT / "tests").glob("*/__init__.py")}
+    assert folders - subpackages == {"benchmarks", "results"}, folders - subpackages

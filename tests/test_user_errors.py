@@ -31,7 +31,7 @@ from alstrategies.report.qualitative import parse_budget, resolve_budget, write_
 from alstrategies.report.summary import summary_markdown
 from alstrategies.report.tables import EmptyResultsError, budget_table
 from tests.conftest import TINY
-from tests.test_report import make_results
+from tests.report.test_report import make_results
 
 SYNTHETIC = "benchmarks/configs/synthetic.toml"
 

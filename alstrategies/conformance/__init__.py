@@ -5,7 +5,7 @@ heads to run it with) that raises :class:`AssertionError` with a message naming 
 or :class:`NotApplicable` when the rule does not concern the strategy. :func:`check_strategy`
 runs all of :data:`CHECKS` on tiny pools and width-4 networks (seconds on a CPU) and reports one
 :class:`CheckResult` per check and model heads. ``alstrategies check NAME`` is its command line;
-``tests/test_conformance.py`` runs the same functions under pytest for every registered strategy.
+``tests/conformance/test_conformance.py`` runs the same functions under pytest for every registered strategy.
 
 The modules of the package, one concept each (everything is re-exported here):
 

@@ -28,7 +28,7 @@ shared and a paper run, ``network_query_split.{md,csv}``. An ablation grid folde
 
 :meth:`RunLayout.parse` reads a record or snapshot path back into its :class:`RecordKey`, so
 ``status`` and the report never take paths apart themselves. No other module of the package
-spells one of these names (``tests/test_layout_ownership.py``).
+spells one of these names (``tests/engine/test_layout_ownership.py``).
 """
 
 from __future__ import annotations

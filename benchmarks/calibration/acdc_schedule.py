@@ -4,7 +4,7 @@ number of training iterations, cold-started and warm-started from the round-0 mo
 One long training per curve, evaluated (3D, at the original size, every metric of the run) at
 checkpoints. The step learning-rate decay depends only on the step, and the batch order of a
 longer training starts with that of a shorter one, so the value at checkpoint N is the value of
-a training of exactly N iterations (``tests/test_calibration.py`` checks this). Every curve
+a training of exactly N iterations (``tests/benchmarks/test_calibration.py`` checks this). Every curve
 starts from the preset's seeded network and the protocol's seed-0 initial set, as a run does.
 
     python -m benchmarks.calibration.acdc_schedule --data /path/to/ACDC --size 48 \

@@ -27,11 +27,11 @@ class Mutation:
     select: str = ""  # a pytest -k expression, "" for every test of ``tests``
 
 
-LOOP_GUARDS = ("tests/test_guards_loop.py",)
-REPORT_GUARDS = ("tests/test_guards_report.py",)
-BASELINE_GUARDS = ("tests/test_guards_baselines.py",)
+LOOP_GUARDS = ("tests/engine/test_guards_loop.py",)
+REPORT_GUARDS = ("tests/report/test_guards_report.py",)
+BASELINE_GUARDS = ("tests/baselines/test_guards_baselines.py",)
 EVALUATION = ("tests/test_evaluation.py",)
-STATISTICS = ("tests/test_report_statistics.py",)
+STATISTICS = ("tests/report/test_report_statistics.py",)
 #: The copies leave results/ out: tests that read the committed run are deselected.
 NO_COMMITTED_RUN = "not committed_run"
 
@@ -208,7 +208,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         path="alstrategies/sbcal/scores.py",
         old="    return w_c * q_cos + w_d * q_dice\n",
         new="    return w_d * q_cos + w_c * q_dice\n",
-        tests=("tests/test_sbcal_scores.py",),
+        tests=("tests/sbcal/test_sbcal_scores.py",),
     ),
     Mutation(
         id="cs-weights-swapped",
@@ -216,7 +216,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         path="alstrategies/sbcal/scores.py",
         old="return _like(w_s * a + w_b * b, scs)",
         new="return _like(w_b * a + w_s * b, scs)",
-        tests=("tests/test_sbcal_scores.py",),
+        tests=("tests/sbcal/test_sbcal_scores.py",),
     ),
     Mutation(
         id="lr-decay-early",
@@ -224,7 +224,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         path="alstrategies/training/trainer.py",
         old="factor = config.lr_decay ** (step // config.lr_step)",
         new="factor = config.lr_decay ** ((step + 1) // config.lr_step)",
-        tests=("tests/test_trainer.py",),
+        tests=("tests/training/test_trainer.py",),
         select="lr_schedules or cooldown",
     ),
     Mutation(
@@ -233,7 +233,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         path="alstrategies/training/trainer.py",
         old="return factor * config.warm_lr_factor if warm else factor",
         new="return factor",
-        tests=("tests/test_warm_schedule.py",),
+        tests=("tests/training/test_warm_schedule.py",),
     ),
     Mutation(
         id="lr-decay-first-group-only",
@@ -242,7 +242,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         old='            for group in optimizer.param_groups:\n                group["lr"] = group["initial_lr"] * decay',
         new="            for group in optimizer.param_groups[:1]:\n"
         '                group["lr"] = group["initial_lr"] * decay',
-        tests=("tests/test_trainer.py",),
+        tests=("tests/training/test_trainer.py",),
         select="step_decay",
     ),
     Mutation(
@@ -260,7 +260,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         path="alstrategies/engine/protocol.py",
         old="counts = [_round_half_up(pool_size * f) for f in fractions]",
         new="counts = [int(pool_size * f) for f in fractions]",
-        tests=("tests/test_protocol.py",),
+        tests=("tests/engine/test_protocol.py",),
     ),
     Mutation(
         id="loop-queries-one-too-many",
@@ -301,7 +301,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         path="alstrategies/sbcal/scores.py",
         old="    return _squared_edt(framed)[:, 1:-1, 1:-1]",
         new="    return _squared_edt(mask)",
-        tests=("tests/test_sbcal_background.py",),
+        tests=("tests/sbcal/test_sbcal_background.py",),
     ),
     # -- the bugs that the suite did not catch (issue 26) -----------------------------------------
     Mutation(
@@ -310,7 +310,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         path="alstrategies/training/round.py",
         old='stage = label if label in ("round0", "full") else "round"',
         new='stage = label if label == "full" else "round"',
-        tests=("tests/test_loop.py",),
+        tests=("tests/engine/test_loop.py",),
         select="initial_iterations",
     ),
     Mutation(
@@ -328,7 +328,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         path="alstrategies/data/dataset_json.py",
         old="foreground = sorted(value for value in labels if value != 0)",
         new="foreground = [value for value in labels if value != 0]",
-        tests=("tests/test_label_order.py",),
+        tests=("tests/data/test_label_order.py",),
     ),
     Mutation(
         id="cache-listing-ignores-mtime",
@@ -336,7 +336,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         path="alstrategies/data/cache.py",
         old="stat.st_size, stat.st_mtime_ns))",
         new="stat.st_size, 0))",
-        tests=("tests/test_cache_maintenance.py",),
+        tests=("tests/data/test_cache_maintenance.py",),
         select="same_size",
     ),
     Mutation(
@@ -345,7 +345,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         path="alstrategies/data/cache.py",
         old='base = entry.name.rsplit("-", 1)[0]',
         new='base = entry.name.split("-", 1)[0]',
-        tests=("tests/test_cache_maintenance.py",),
+        tests=("tests/data/test_cache_maintenance.py",),
         select="other_options",
     ),
     Mutation(
@@ -354,7 +354,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         path="alstrategies/data/cache.py",
         old='"options": normalised, "version": CACHE_VERSION}',
         new='"options": normalised}',
-        tests=("tests/test_cache_maintenance.py",),
+        tests=("tests/data/test_cache_maintenance.py",),
         select="cache_version",
     ),
     Mutation(
@@ -363,7 +363,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         path="alstrategies/report/ablation_pairs.py",
         old='rows = rows[rows["strategy"] == strategy]',
         new="rows = rows",
-        tests=("tests/test_report_ablation.py",),
+        tests=("tests/report/test_report_ablation.py",),
         select="named_strategy",
     ),
     Mutation(
@@ -373,7 +373,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         old="            if done is not None:\n                labeled = RoundRecord.from_dict(done).next_labeled()",
         new="            if done is not None and r == 0:\n"
         "                labeled = RoundRecord.from_dict(done).next_labeled()",
-        tests=("tests/test_executors.py",),
+        tests=("tests/executors/test_executors.py",),
         select="killed_and_restarted or mid_chain",
     ),
     Mutation(
@@ -382,7 +382,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         path="alstrategies/engine/data_fingerprint.py",
         old='if recorded.get("pool_labels_sha256") != current["pool_labels_sha256"]:',
         new="if False:",
-        tests=("tests/test_run_folder_content.py",),
+        tests=("tests/engine/test_run_folder_content.py",),
     ),
     Mutation(
         id="cache-staging-of-running-build-removed",
@@ -390,7 +390,7 @@ MUTATIONS: tuple[Mutation, ...] = (
         path="alstrategies/data/cache_staging.py",
         old="            return not _running(int(pid))",
         new="            return True",
-        tests=("tests/test_cache_maintenance.py",),
+        tests=("tests/data/test_cache_maintenance.py",),
         select="staging",
     ),
 )

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from alstrategies.metrics import METRICS, surface_dice, volume_metrics
-from tests.test_metrics import ref_surface  # the slow reference surface, shared
+from tests.metrics.test_metrics import ref_surface  # the slow reference surface, shared
 
 
 def ref_surface_dice(a: np.ndarray, b: np.ndarray, spacing, tolerance: float) -> float:

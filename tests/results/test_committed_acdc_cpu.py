@@ -11,7 +11,7 @@ import pytest
 from alstrategies.report.schedule import schedule_check
 from alstrategies.status import run_status
 
-RESULTS = Path(__file__).resolve().parents[1] / "results"
+RESULTS = Path(__file__).resolve().parents[2] / "results"
 RUN = RESULTS / "acdc_cpu"
 FIVE_SEEDS = {
     "random", "max_entropy", "least_confidence", "margin", "mean_std", "vaal", "sbc_al",
@@ -99,7 +99,7 @@ def test_the_committed_ablation_tables_are_what_the_report_writes_from_the_recor
     for variant in ("none", "add", "concat"):
         (tmp_path / variant).mkdir()
         shutil.copy(grid / variant / "results.csv", tmp_path / variant / "results.csv")
-    reference = Path(__file__).resolve().parents[1] / "benchmarks/reference/sbcal_miccai2024_acdc_asr.csv"
+    reference = Path(__file__).resolve().parents[2] / "benchmarks/reference/sbcal_miccai2024_acdc_asr.csv"
     write_ablation_report(tmp_path, reference)
     for name in ("ablation_table.md", "ablation_table.csv", "ablation_pairs.csv", "ablation_reference.csv"):
         assert (tmp_path / name).read_bytes() == (grid / name).read_bytes(), name

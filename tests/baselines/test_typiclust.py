@@ -8,7 +8,7 @@ import pytest
 from alstrategies.baselines.kmeans import assign, kmeans, kmeans_plus_plus
 from alstrategies.baselines.typiclust import TypiClustStrategy, cluster_typicality, pick_typical, typicality
 from alstrategies.conformance.fixtures import tiny_context, tiny_model
-from tests.test_coreset import context_for
+from tests.baselines.test_coreset import context_for
 
 
 def brute_typicality(points: np.ndarray, neighbours: int) -> np.ndarray:

@@ -18,7 +18,7 @@ from alstrategies.report.bootstrap import (
 )
 from alstrategies.report.summary import write_summary_files
 from alstrategies.report.verdict_figures import difference_figure
-from tests.test_guards_report import slow_aulc
+from tests.report.test_guards_report import slow_aulc
 
 
 def _exact_bootstrap(values: np.ndarray) -> np.ndarray:

@@ -16,7 +16,7 @@ from alstrategies.errors import RecordError
 from alstrategies.report import render_latex, render_markdown, write_report
 from alstrategies.report.tables import Table, budget_label, budget_table
 
-SYNTHETIC_RESULTS = Path(__file__).resolve().parents[1] / "results" / "synthetic" / "results.csv"
+SYNTHETIC_RESULTS = Path(__file__).resolve().parents[2] / "results" / "synthetic" / "results.csv"
 CLASSES = ("A", "B")
 RUN_FILES = {
     "penalty_matrix.csv",

@@ -20,7 +20,7 @@ from alstrategies.report.statistics import (
     query_budgets,
     win_tie_loss,
 )
-from tests.test_report import SYNTHETIC_RESULTS, make_results
+from tests.report.test_report import SYNTHETIC_RESULTS, make_results
 
 
 # -- normalised AULC -------------------------------------------------------------------------

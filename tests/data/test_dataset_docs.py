@@ -23,7 +23,7 @@ from tests.volume_files import (
     save_nifti,
 )
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "datasets.md"
+DOC = Path(__file__).resolve().parents[2] / "docs" / "datasets.md"
 BLOCK = re.compile(r"<!-- test: (\w+) -->\n```toml\n(.*?)```", re.S)
 
 
@@ -65,13 +65,13 @@ def _h5(root: Path) -> Path:
 
 
 def _acdc(root: Path) -> Path:
-    from tests.test_acdc import _h5_fixture
+    from tests.data.test_acdc import _h5_fixture
 
     return _h5_fixture(root, np.random.default_rng(0))
 
 
 def _kits19(root: Path) -> Path:
-    from tests.test_kits19 import _kits_fixture
+    from tests.data.test_kits19 import _kits_fixture
 
     return _kits_fixture(root)
 

@@ -350,7 +350,7 @@ cache_dir = "{cache_dir}"
 
 def test_raw_acdc_through_the_folder_loader_matches_load_acdc(tmp_path):
     from alstrategies.data.acdc import load_acdc
-    from tests.test_acdc import _raw_fixture
+    from tests.data.test_acdc import _raw_fixture
 
     root = _raw_fixture(tmp_path, np.random.default_rng(0))
     folder = load_folder(

@@ -10,7 +10,7 @@ import pytest
 from alstrategies.report import write_report
 from alstrategies.report.reference import ReferenceTableError, load_reference, write_reference_comparison
 
-REFERENCE = Path(__file__).resolve().parents[1] / "benchmarks" / "reference"
+REFERENCE = Path(__file__).resolve().parents[2] / "benchmarks" / "reference"
 PAPER = REFERENCE / "sbcal_miccai2024_acdc.csv"
 
 

@@ -13,7 +13,7 @@ import pytest
 from alstrategies.report.schedule import schedule_check
 from alstrategies.status import run_status
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RUN = ROOT / "results" / "chaos_kidney_cpu"
 PRESET = ROOT / "benchmarks" / "configs" / "chaos_kidney_cpu.toml"
 #: the tables of the report that come from the records alone (the figures are not compared)

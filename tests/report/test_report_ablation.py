@@ -12,7 +12,7 @@ from scipy import stats
 
 from alstrategies.cli import main
 from alstrategies.report import ablation_table, read_grid, write_ablation_report
-from tests.test_report import make_results, parse_latex
+from tests.report.test_report import make_results, parse_latex
 
 CLASSES = ("RV", "MYO", "LV")
 
@@ -108,7 +108,7 @@ def test_cli_report_detects_a_grid(tmp_path, capsys):
 
 
 PAPER_TABLE_3 = (
-    Path(__file__).resolve().parents[1] / "benchmarks" / "reference" / "sbcal_miccai2024_acdc_asr.csv"
+    Path(__file__).resolve().parents[2] / "benchmarks" / "reference" / "sbcal_miccai2024_acdc_asr.csv"
 )
 
 

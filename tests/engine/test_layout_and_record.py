@@ -13,7 +13,7 @@ from alstrategies.engine.layout import RecordKey, RunLayout
 from alstrategies.engine.records import read_record
 from alstrategies.engine.round_record import SCHEMA_VERSION, RoundRecord
 
-COMMITTED = Path(__file__).resolve().parents[1] / "results" / "synthetic"
+COMMITTED = Path(__file__).resolve().parents[2] / "results" / "synthetic"
 
 
 def test_every_path_the_layout_builds_parses_back(tmp_path):

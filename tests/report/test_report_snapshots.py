@@ -20,7 +20,7 @@ from alstrategies.report import (
     write_report,
 )
 from alstrategies.report.qualitative import overlay_rgba, parse_budget, resolve_budget, slice_dice
-from tests.test_report import make_results
+from tests.report.test_report import make_results
 
 N, H, W = 3, 24, 24
 

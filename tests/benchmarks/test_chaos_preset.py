@@ -15,7 +15,7 @@ from alstrategies.cli import main
 from alstrategies.config import load_config
 from alstrategies.data import load_dataset
 
-PRESET = Path(__file__).resolve().parents[1] / "benchmarks" / "configs" / "chaos_kidney_cpu.toml"
+PRESET = Path(__file__).resolve().parents[2] / "benchmarks" / "configs" / "chaos_kidney_cpu.toml"
 REAL_ROOT = os.environ.get("ALSTRATEGIES_CHAOS_ROOT", "")
 PATIENTS = (1, 2, 3, 5, 8, 15, 21, 33, 38)  # every test patient of the preset, and a few pool ones
 AFFINE = np.diag([-1.25, -1.25, 7.7, 1.0])  # the copy's header: 1.25 x 1.25 x 7.7 mm, axis codes L, A, S

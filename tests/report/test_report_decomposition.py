@@ -9,7 +9,7 @@ from scipy import stats
 
 from alstrategies.errors import RecordError
 from alstrategies.report.decomposition import network_query_split, split_summary, write_network_query_split
-from tests.test_guards_report import slow_aulc
+from tests.report.test_guards_report import slow_aulc
 
 BUDGETS = (0.1, 0.2, 0.3, 0.4)
 SEEDS = (0, 1, 2)

@@ -13,7 +13,7 @@ from alstrategies.data import cache, load_synthetic
 from alstrategies.data.acdc import h5_slice_positions, load_acdc
 from alstrategies.data.volumes import case_volumes_data
 from alstrategies.types import SegmentationData
-from tests.test_acdc import _raw_fixture
+from tests.data.test_acdc import _raw_fixture
 
 #: Out of order, as in the real train_slices.list; a lexical sort would put slice_10 before slice_2.
 NAMES = [

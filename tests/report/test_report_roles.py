@@ -19,7 +19,7 @@ from alstrategies.report.detectability import CONTROLS, DIAGNOSTICS, control_ver
 from alstrategies.report.power import minimal_detectable_effect
 from alstrategies.report.run_statistics import run_statistics
 from alstrategies.report.summary import summary_markdown, write_summary_files
-from tests.test_guards_report import slow_aulc
+from tests.report.test_guards_report import slow_aulc
 
 BUDGETS = (0.1, 0.2, 0.3, 0.4)
 
