@@ -30,12 +30,17 @@ def respect_umask(path: str | Path, directory: bool = False) -> None:
     os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
 
 
+#: The temporary files of the writes in progress in this process (for :func:`remove_partial_files`).
+_IN_FLIGHT: set[str] = set()
+
+
 @contextmanager
 def atomic_stream(path: str | Path) -> Iterator[BinaryIO]:
     """A binary stream whose content replaces ``path`` when the block ends without error."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    _IN_FLIGHT.add(temporary)
     try:
         with os.fdopen(handle, "wb") as stream:
             yield stream
@@ -46,6 +51,16 @@ def atomic_stream(path: str | Path) -> Iterator[BinaryIO]:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+    finally:
+        _IN_FLIGHT.discard(temporary)
+
+
+def remove_partial_files() -> None:
+    """Remove the temporary files of this process's writes in progress (a process that must end
+    at once, on a signal, calls it: the targets keep their old content)."""
+    for temporary in list(_IN_FLIGHT):
+        Path(temporary).unlink(missing_ok=True)
+        _IN_FLIGHT.discard(temporary)
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:

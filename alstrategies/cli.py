@@ -8,6 +8,7 @@ anything else is a bug and propagates with its traceback.
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 import time
 from dataclasses import asdict
@@ -17,6 +18,7 @@ import pandas as pd
 
 from alstrategies import __version__
 from alstrategies.config import load_config
+from alstrategies.engine.stopping import exit_status, signal_name, stop_on_signals
 from alstrategies.errors import AlstrategiesError, ConfigError, MissingFileError, RecordError, UnitFailed
 from alstrategies.settings import Settings
 
@@ -96,13 +98,17 @@ def _run_one(
     settings = Settings.from_config(config)
     experiment = Experiment(settings, out, seeds=seeds, progress=not args.quiet)
     results = experiment.run(_executor(settings, args))
-    write_report(
-        results,
-        out,
-        experiment.data.class_names,
-        reference=reference,
-        reference_source=args.reference_name,
-    )
+    try:
+        write_report(
+            results,
+            out,
+            experiment.data.class_names,
+            reference=reference,
+            reference_source=args.reference_name,
+        )
+    except KeyboardInterrupt as stop:
+        stop.kept = f"every training is recorded in {out}, the report is incomplete"  # type: ignore[attr-defined]
+        raise
     return experiment
 
 
@@ -375,24 +381,29 @@ def is_user_error(error: BaseException) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command of ``argv``; its exit status (2 for a user error, 130 when interrupted)."""
+    """Run the command of ``argv``; its exit status (2 for a user error, 130 or 143 when stopped
+    by SIGINT or SIGTERM, :mod:`alstrategies.engine.stopping`)."""
     args = build_parser().parse_args(argv)
-    try:
-        return args.handler(args)
-    except KeyboardInterrupt:
-        what = (
-            "no cache entry was written"
-            if args.handler is _command_prepare
-            else "finished trainings are recorded"
-        )
-        print(f"alstrategies: interrupted; {what}: run the same command to resume", file=sys.stderr)
-        return 130
-    except AlstrategiesError as error:
-        if not is_user_error(error):
-            raise
-        message = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
-        print(f"alstrategies: error: {message}", file=sys.stderr)
-        return 2
+    with stop_on_signals():  # held while the stop is reported: a second signal ends at once
+        try:
+            return args.handler(args)
+        except KeyboardInterrupt as stop:  # Ctrl-C, SIGINT or SIGTERM: one line, no traceback
+            if args.handler is _command_prepare:
+                kept = "no cache entry was written"
+            else:
+                kept = getattr(stop, "kept", "finished trainings are recorded")
+            resume = shlex.join(["alstrategies", *(sys.argv[1:] if argv is None else argv)])
+            print(
+                f"alstrategies: interrupted by {signal_name(stop)}; {kept}; to resume: {resume}",
+                file=sys.stderr,
+            )
+            return exit_status(stop)
+        except AlstrategiesError as error:
+            if not is_user_error(error):
+                raise
+            message = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+            print(f"alstrategies: error: {message}", file=sys.stderr)
+            return 2
 
 
 if __name__ == "__main__":

@@ -34,13 +34,15 @@ class RunStatus:
     trainings: tuple[int, int] | None = None  # (recorded, planned) in the progress bar's units
     minutes_left: float | None = None  # at the recorded seconds per iteration and per training
     invocations: list[float] | None = None  # wall-clock minutes of each invocation in run.log
+    report_incomplete: bool = False  # a report was interrupted while it was written
 
     @property
     def complete(self) -> bool:
         """Every planned training is recorded (``plan.json``, when the folder has one), every
         chain begun has all its rounds, and every seed its shared models. A chain that no
-        invocation asked for (a strategy run with fewer seeds) is not missing."""
-        if self.rounds is None or self.chains.empty:
+        invocation asked for (a strategy run with fewer seeds) is not missing. A report that was
+        interrupted while it was written leaves the folder incomplete."""
+        if self.rounds is None or self.chains.empty or self.report_incomplete:
             return False
         if self.trainings is not None and self.trainings[0] < self.trainings[1]:
             return False
@@ -73,6 +75,10 @@ class RunStatus:
             lines.append(
                 f"wall time in run.log: {sum(self.invocations):.1f} min over {count} "
                 f"invocation{'s' if count != 1 else ''}"
+            )
+        if self.report_incomplete:
+            lines.append(
+                f"report: incomplete (interrupted while it was written): alstrategies report {self.root}"
             )
         return "\n".join(lines)
 
@@ -130,7 +136,16 @@ def run_status(root: str | Path) -> RunStatus:
     )
     trainings, minutes_left = _plan_progress(layout)
     invocations = invocation_minutes(layout.log) if layout.log.is_file() else None
-    return RunStatus(layout.root, rounds, chains, shared, trainings, minutes_left, invocations)
+    return RunStatus(
+        layout.root,
+        rounds,
+        chains,
+        shared,
+        trainings,
+        minutes_left,
+        invocations,
+        report_incomplete=layout.report_incomplete.is_file(),
+    )
 
 
 def _shared_networks(layout: RunLayout) -> list[str]:

@@ -235,7 +235,8 @@ def test_ctrl_c_says_how_to_resume(monkeypatch, capsys):
     monkeypatch.setattr(cli, "_command_status", interrupted)
     assert cli.main(["status", "anything"]) == 130
     err = capsys.readouterr().err
-    assert "run the same command to resume" in err and "Traceback" not in err and len(err.splitlines()) == 1
+    assert err.endswith("; to resume: alstrategies status anything\n") and "Traceback" not in err
+    assert len(err.splitlines()) == 1
 
 
 def test_list_shows_plain_text():

@@ -138,3 +138,31 @@ def test_status_of_an_ablation_grid_reads_each_variant_and_a_reused_folders_100_
     out = capsys.readouterr().out
     assert "the 100 % models of" in out and "done" in out
     assert out.rstrip().endswith("\ncomplete")  # ...but the grid needs only its 100 % models
+
+
+def test_a_report_interrupted_while_it_is_written_leaves_the_folder_incomplete(
+    tiny_overrides, tmp_path, capsys, monkeypatch
+):
+    """Ctrl-C while the report is written: one line saying every training is kept and the
+    report is not; ``status`` says so (not "complete") until the report is rewritten."""
+    import alstrategies.report.writer as writer
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    out = tmp_path / "run"
+    command = ["run", "benchmarks/configs/synthetic.toml", "--out", str(out), "--quiet", "--seeds", "0"]
+    command += ["--strategies", "random", *[f"--set={o}" for o in tiny_overrides], "--set=snapshots.slices=0"]
+    with monkeypatch.context() as patch:
+        patch.setattr(writer, "write_summary_files", interrupted)
+        assert main(command) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"every training is recorded in {out}, the report is incomplete" in err[0]
+    assert not RunLayout(out).summary.exists() and not run_status(out).complete
+    assert main(["status", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert f"report: incomplete (interrupted while it was written): alstrategies report {out}" in text
+    assert text.rstrip().endswith("not complete: re-run the same command to resume")
+    assert main(["report", str(out)]) == 0
+    assert RunLayout(out).summary.is_file() and run_status(out).complete
+    assert not RunLayout(out).report_incomplete.exists()

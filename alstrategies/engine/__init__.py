@@ -2,6 +2,8 @@
 
 - :mod:`~alstrategies.engine.loop`: :class:`~alstrategies.engine.loop.Experiment`, the round logic
   (round 0, the chains, the 100 % model, resuming from records);
+- :mod:`~alstrategies.engine.invocation` and :mod:`~alstrategies.engine.stopping`: one invocation
+  on a run folder and how it ended; stopping on SIGINT and SIGTERM;
 - :mod:`~alstrategies.engine.protocol`: the budget schedule, initial sets, derived seeds;
 - :mod:`~alstrategies.engine.selection`: which strategies a run compares and which network each trains;
 - :mod:`~alstrategies.engine.units` and :mod:`~alstrategies.engine.worker`: the work units executors

@@ -19,6 +19,8 @@ Layout of a run folder::
     results.csv                          one row per (strategy, seed, round): metrics only, so
                                          the same config gives a byte-identical file
     timings.csv                          the same rows with train/query/eval seconds
+    report.incomplete                    present while the report is being written (a report
+                                         that was interrupted leaves it: `status` says so)
 
 ``alstrategies report`` writes its files into the run folder (or any folder it is given, laid
 out the same): ``<metric>_table.{md,tex,csv}``, ``learning_curves.{png,pdf}``, ``summary.md``
@@ -198,6 +200,11 @@ class RunLayout:
     @property
     def summary(self) -> Path:
         return self.root / "summary.md"
+
+    @property
+    def report_incomplete(self) -> Path:
+        """The marker a report writes first and removes last."""
+        return self.root / "report.incomplete"
 
     @property
     def penalty_matrix(self) -> tuple[Path, Path]:

@@ -23,7 +23,7 @@ from alstrategies.config import check_strategy_heads, strategy_options
 from alstrategies.data import load_dataset
 from alstrategies.device import configure_threads, resolve_device
 from alstrategies.engine.layout import RunLayout
-from alstrategies.engine.progress import ProgressTracker, RecordedRates, RunLog, announce
+from alstrategies.engine.progress import ProgressTracker, RecordedRates, RunLog
 from alstrategies.engine.protocol import Budget, budget_schedule, derive_rng, derive_seed, initial_labeled_set
 from alstrategies.engine.records import read_record, write_record, write_results
 from alstrategies.engine.round_record import RoundRecord
@@ -42,7 +42,6 @@ from alstrategies.engine.units import (
     WorkUnit,
     run_units,
     training_plan,
-    write_plan,
 )
 from alstrategies.errors import RecordError
 from alstrategies.registry import STRATEGIES
@@ -377,43 +376,8 @@ class Experiment:
         return write_results(self.layout, self.data.class_names, self.settings.protocol.include_full)
 
     def run(self, executor: Executor | None = None):
-        """Run (or resume) every unit, here or with ``executor``; returns the results table."""
-        self.claim_folder()
-        root = self.settings.data.root
-        log.info(
-            "run %s: dataset %s%s (%d pool images, %d test volumes), strategies %s, seeds %s, device %s "
-            "(%d torch threads), %s",
-            self.layout.root,
-            self.data.name,
-            f" from {root}" if root else "",
-            self.data.pool_size,
-            len(self.data.test_volumes),
-            self.strategy_names,
-            self.seeds,
-            self.device,
-            torch.get_num_threads(),
-            f"executor {type(executor).__name__}" if executor is not None else "in this process",
-        )
-        parallel = int(getattr(executor, "workers", 1) or 1)
-        write_plan(self.layout, self.plan, self.strategy_names, self.seeds, parallel)
-        done, cost = self.completed_work()
-        if done:
-            total = self.total_trainings()
-            announce(
-                f"resuming {self.layout.root}: {done} of {total} trainings already recorded, {total - done} to go",
-                self.progress,
-            )
-        self.progress_tracker.start(done, cost)
-        try:
-            if executor is None:
-                for unit in self.units():
-                    self.run_unit(unit)
-            else:
-                executor.execute(self)
-        finally:
-            self.progress_tracker.close()
-            log.info(
-                "invocation ended: %d trainings of %s recorded", self.completed_trainings(), self.layout.root
-            )
-            self.close_log()
-        return self.results()
+        """Run (or resume) every unit, here or with ``executor``; returns the results table
+        (:func:`alstrategies.engine.invocation.run_invocation`)."""
+        from alstrategies.engine.invocation import run_invocation
+
+        return run_invocation(self, executor)

@@ -18,6 +18,7 @@ import time
 
 import torch
 
+from alstrategies.engine.stopping import install_worker_handlers, sigint_blocked, stop_worker_processes
 from alstrategies.engine.units import Schedulable, WorkUnit
 from alstrategies.engine.worker import run_unit
 from alstrategies.errors import ConfigError
@@ -36,8 +37,10 @@ def _exit_with_parent(parent: int, poll_seconds: float = 1.0) -> None:
 
 
 def _init_worker(counter, gpus: int, parent: int) -> None:
-    """Worker initialiser: exit with the driver, and pin this worker to one GPU (round robin)
-    before CUDA starts."""
+    """Worker initialiser: leave SIGINT to the driver and end at once on SIGTERM
+    (:mod:`alstrategies.engine.stopping`), exit with the driver, and pin this worker to one GPU
+    (round robin) before CUDA starts."""
+    install_worker_handlers()
     threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
     with counter.get_lock():
         index = counter.value
@@ -86,14 +89,19 @@ class LocalExecutor:
         ) as pool:
 
             def submit(unit: WorkUnit, _dependency: object | None) -> futures.Future:
-                return pool.submit(run_unit, spec, unit)
+                with sigint_blocked():  # the workers it may start never see a terminal's Ctrl-C
+                    return pool.submit(run_unit, spec, unit)
 
             def wait(handles: list, timeout: float) -> tuple[list, list]:
                 done, not_done = futures.wait(handles, timeout=timeout, return_when=futures.FIRST_COMPLETED)
                 return list(done), list(not_done)
 
+            def cancel(_handles: list) -> None:  # the run stops: no queued unit starts, none goes on
+                stop_worker_processes()  # first: the pool then marks every pending unit failed
+                pool.shutdown(wait=True, cancel_futures=True)
+
             try:
-                UnitScheduler(experiment, submit, wait, lambda handle: handle.result()).run()
-            except BaseException:
+                UnitScheduler(experiment, submit, wait, lambda handle: handle.result(), cancel=cancel).run()
+            except BaseException:  # a unit failed: none starts, the running ones finish and record
                 pool.shutdown(wait=False, cancel_futures=True)
                 raise

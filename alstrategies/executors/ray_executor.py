@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from alstrategies.engine.stopping import install_driver_handlers
 from alstrategies.engine.units import Schedulable, WorkUnit
 from alstrategies.engine.worker import run_unit
 from alstrategies.errors import ConfigError, MissingDependencyError
@@ -84,8 +85,14 @@ class RayExecutor:
             done, not_done = ray.wait(handles, num_returns=1, timeout=timeout)
             return list(done), list(not_done)
 
+        install_driver_handlers()  # ray.init sets its own SIGTERM handler in the driver
+
+        def cancel(handles: list) -> None:  # the run stops: end its tasks, queued or running
+            for handle in handles:
+                ray.cancel(handle, force=True)
+
         try:
-            UnitScheduler(experiment, submit, wait, ray.get, chain_on_handles=True).run()
+            UnitScheduler(experiment, submit, wait, ray.get, chain_on_handles=True, cancel=cancel).run()
         finally:
             if started_here:
                 ray.shutdown()

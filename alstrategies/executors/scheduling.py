@@ -18,7 +18,8 @@ class UnitScheduler:
     ``submit(unit, dependency)`` starts a unit and returns a handle; ``dependency`` is the handle
     of the seed's round0 (None for round0 itself) for executors that can chain handles (Ray),
     and ``wait(handles, timeout)`` returns ``(finished, pending)``; ``result(handle)`` re-raises
-    a worker's exception.
+    a worker's exception; ``cancel(handles)``, when given, stops the pending handles' units when
+    the driver is interrupted (a failed unit lets the running ones finish).
     """
 
     def __init__(
@@ -29,6 +30,7 @@ class UnitScheduler:
         result: Callable[[Any], Any],
         chain_on_handles: bool = False,
         poll_seconds: float = 2.0,
+        cancel: Callable[[list[Any]], None] | None = None,
     ) -> None:
         self.experiment = experiment
         self.submit = submit
@@ -36,6 +38,7 @@ class UnitScheduler:
         self.result = result
         self.chain_on_handles = chain_on_handles
         self.poll_seconds = poll_seconds
+        self.cancel = cancel
 
     def _dependents(self, round0: WorkUnit) -> Iterable[WorkUnit]:
         return (unit for unit in self.experiment.units() if unit.needs(round0))
@@ -63,6 +66,10 @@ class UnitScheduler:
                         for dependent in self._dependents(unit):
                             pending[self.submit(dependent, None)] = dependent
                 _report_progress(experiment)
+        except KeyboardInterrupt:  # Ctrl-C or a signal (engine.stopping): nothing pending goes on
+            if self.cancel is not None:
+                self.cancel(list(pending))
+            raise
         finally:
             _report_progress(experiment)
 

@@ -227,6 +227,8 @@ def write_report(
     out_dir = Path(out_dir)
     names = class_names_of(results) if class_names is None else list(class_names)
     files = RunLayout(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    files.report_incomplete.write_text("the report is being written; `alstrategies report` rewrites it\n")
     written = ReportFiles()
     for metric in reported_metrics(results):
         written += _write_family(results, out_dir, metric.name, names)
@@ -246,4 +248,5 @@ def write_report(
     written.notes += notes
     for note in notes:
         log.info(note)
+    files.report_incomplete.unlink(missing_ok=True)
     return written
