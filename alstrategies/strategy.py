@@ -274,11 +274,19 @@ class ScoreStrategy(RankingStrategy):
     the model in eval mode under ``torch.inference_mode()``, batch by batch (module modes are
     restored afterwards), and reduces pixel maps with ``reduction``.
 
+    Options: a subclass with an ``__init__`` of its own takes ``**kwargs`` and ends it with
+    ``super().__init__(**kwargs)``, so that ``reduction``, ``sampling`` and ``sampling_beta``
+    reach the base (``alstrategies check`` says so when it does not); without that call the
+    defaults below stand.
+
     Args:
         reduction: ``"mean"`` (default), ``"sum"``, ``"max"`` or a callable mapping a ``B x ...``
             pixel map to ``B`` image scores.
         sampling, sampling_beta: See :class:`RankingStrategy`.
     """
+
+    #: How pixel maps become image scores: ``"mean"`` unless ``__init__`` was given another.
+    reduction: Reduction = "mean"
 
     def __init__(
         self,

@@ -28,6 +28,7 @@ from __future__ import annotations
 from alstrategies.conformance.checks import _NAME as _NAME
 from alstrategies.conformance.checks import (
     CHECKS,
+    check_base_initialised,
     check_batch_size_independent,
     check_classes_and_non_square_images,
     check_empty_pool_raises,
@@ -79,6 +80,7 @@ __all__ = [
     "NotApplicable",
     "StrategyLoadError",
     "Subject",
+    "check_base_initialised",
     "check_batch_size_independent",
     "check_classes_and_non_square_images",
     "check_empty_pool_raises",

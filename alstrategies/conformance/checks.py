@@ -352,6 +352,24 @@ def check_registered_name(subject: Subject) -> None:
     )
 
 
+def check_base_initialised(subject: Subject) -> None:
+    """A ranking strategy with an ``__init__`` of its own calls ``super().__init__(...)``, so
+    that the base's options (``reduction``, ``sampling``, ``sampling_beta``) reach it."""
+    strategy = subject.strategy()
+    if not isinstance(strategy, RankingStrategy):
+        raise NotApplicable(f"{subject.name} is not a RankingStrategy: the base takes no options")
+    skipped = [
+        base.__name__
+        for base, attribute in ((RankingStrategy, "sampler"), (ScoreStrategy, "reduction"))
+        if isinstance(strategy, base) and attribute not in vars(strategy)
+    ]
+    assert not skipped, (
+        f"{type(strategy).__name__}.__init__ does not call super().__init__(...): {skipped[-1]}'s options "
+        "(query.reduction, query.sampling, query.beta) never reach it; take **kwargs and end __init__ with "
+        "super().__init__(**kwargs) (docs/adding_a_strategy.md)"
+    )
+
+
 # The catalogue: every rule of the query contract, in the order they run and are reported.
 
 
@@ -367,4 +385,5 @@ CHECKS: list[Check] = [
     Check("model_unchanged", "the model's weights and modes are unchanged", check_model_left_unchanged),
     Check("batch_size", "scores do not depend on the batch size", check_batch_size_independent),
     Check("registered", "is a QueryStrategy named as registered", check_registered_name, per_heads=False),
+    Check("base_init", "__init__ calls super().__init__", check_base_initialised, per_heads=False),
 ]

@@ -49,7 +49,9 @@ class UNetEncoder(nn.Module):
 
 
 class UNet(nn.Module):
-    """U-Net backbone: ``forward`` returns :class:`BackboneFeatures`, not logits.
+    """U-Net backbone, 5 levels (SSL4MIS style), the default of ``model.backbone``.
+
+    ``forward`` returns :class:`BackboneFeatures`, not logits.
 
     ``decoder_channels`` (= width) is the channel count of the final decoder features that a
     segmentation head (see :mod:`alstrategies.models.segmentation`) turns into logits.

@@ -100,6 +100,7 @@ def test_the_checks_cover_the_contract():
         "model_unchanged",
         "batch_size",
         "registered",
+        "base_init",
     ]
     assert all(check.description and check.function.__doc__ for check in CHECKS)
 
@@ -232,10 +233,10 @@ def _by_check(results: list[CheckResult]) -> dict[str, CheckResult]:
 def test_check_strategy_passes_a_correct_custom_strategy(registered):
     name = registered(TinyConfidence)
     results = check_strategy(name, heads="plain")
-    assert [r.check for r in results] == ["registered", *(c.name for c in MODEL_CHECKS)]
+    assert [r.check for r in results] == [*(c.name for c in NAME_CHECKS), *(c.name for c in MODEL_CHECKS)]
     assert all(r.status == "pass" for r in results), [r.line() for r in results if not r.passed]
     assert {r.heads for r in results} == {None, "plain"} and {r.strategy for r in results} == {name}
-    assert len(check_strategy(TinyConfidence)) == len(CHECKS) * 2 - 1  # both heads, name once
+    assert len(check_strategy(TinyConfidence)) == len(CHECKS) * 2 - len(NAME_CHECKS)  # both heads, class once
 
 
 @pytest.mark.parametrize(
@@ -279,7 +280,7 @@ def test_check_strategy_reports_a_misnamed_or_foreign_class():
         results["registered"].message
     )
     only = check_strategy(dict)
-    assert [(r.check, r.status) for r in only] == [("registered", "fail")]
+    assert [(r.check, r.status) for r in only] == [("registered", "fail"), ("base_init", "skip")]
     assert "not a subclass of alstrategies.strategy.QueryStrategy" in only[0].message
 
 
@@ -308,6 +309,26 @@ def test_the_registered_check_requires_a_known_family(registered):
     results = _by_check(check_strategy(registered(BadFamily), heads="plain"))
     assert results["registered"].status == "fail"
     assert "BadFamily.family = 'clever'" in results["registered"].message
+
+
+class OwnInitNoSuper(TinyConfidence):
+    """Options of its own, and an ``__init__`` that forgets ``super().__init__()``."""
+
+    name = "conformance_own_init"
+
+    def __init__(self, floor: float = 0.0) -> None:
+        self.floor = floor
+
+
+def test_an_init_that_skips_super_fails_one_check_with_the_fix(registered):
+    """It used to fail 16 checks with ``AttributeError: ... no attribute 'reduction'``: now the
+    base's defaults stand, every query check passes, and ``base_init`` says what to do."""
+    results = check_strategy(registered(OwnInitNoSuper), heads="plain")
+    failed = [r for r in results if r.status == "fail"]
+    assert [r.check for r in failed] == ["base_init"], [r.line() for r in failed]
+    assert "OwnInitNoSuper.__init__ does not call super().__init__(...)" in failed[0].message
+    assert "super().__init__(**kwargs)" in failed[0].message and "\n" not in failed[0].message
+    assert OwnInitNoSuper().reduction == "mean" and OwnInitNoSuper().sampling == "top_k"
 
 
 class ByIndex(RankingStrategy):

@@ -301,3 +301,15 @@ def test_single_slice_volumes() -> None:
 def test_validation(kwargs: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         load_synthetic(**kwargs)
+
+
+def test_alstrategies_list_says_what_each_dataset_is() -> None:
+    """The listing's line says what the data are, not how the loader caches them."""
+    import re
+
+    from alstrategies.registry import DATASETS
+
+    lines = DATASETS.describe()
+    assert "phantom" in lines["synthetic"]
+    for name, line in lines.items():
+        assert not re.search(r"\b(build|fetch|cache|returns?)\b", line.lower()), (name, line)

@@ -77,3 +77,14 @@ def test_every_parameter_gets_a_gradient_and_a_batch_is_learnt(name: str) -> Non
 def test_backbones_are_compact(name: str) -> None:
     model = MODELS.get(name)(in_channels=1, width=16, dropout=True)
     assert sum(p.numel() for p in model.parameters()) < 5_000_000
+
+
+def test_alstrategies_list_says_what_each_backbone_is() -> None:
+    """The listing's line is the docstring's first: what the backbone is, not its interface."""
+    import re
+
+    from alstrategies.registry import MODELS
+
+    for name, line in MODELS.describe().items():
+        assert "backbone" in line.lower(), (name, line)
+        assert not re.search(r"\b(forward|returns?|logits)\b", line), (name, line)

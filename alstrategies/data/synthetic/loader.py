@@ -140,9 +140,9 @@ def load_synthetic(
     hard_fraction: float = 0.2,
     seed: int = 1234,
 ) -> SegmentationData:
-    """Build (or fetch from the in-memory cache) the ``synthetic`` cardiac phantom dataset.
+    """The embedded procedural cardiac phantom (RV, MYO, LV): no files, no download.
 
-    Returns a :class:`SegmentationData` with ``train_patients * slices_per_patient`` pool
+    Built once per set of arguments and then fetched from an in-memory cache. Returns a :class:`SegmentationData` with ``train_patients * slices_per_patient`` pool
     slices (``N x 1 x S x S`` float32 in [0, 1], labels ``N x S x S`` uint8, 0 background,
     1 RV, 2 MYO, 3 LV), ``test_patients`` test volumes (``D x S x S``, same resolution,
     spacing ``(10, 256 / S, 256 / S)`` mm) and hard-case flags in ``info`` (see the package
