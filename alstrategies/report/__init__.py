@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 #: Public name -> the module that defines it (imported lazily by :func:`__getattr__`).
 _EXPORTS: dict[str, str] = {
+    "DEFAULT_LATEX_LAYOUT": "alstrategies.report.latex",
+    "LATEX_LAYOUTS": "alstrategies.report.latex",
     "SNAPSHOT_KEYS": "alstrategies.report.snapshots",
     "ReportFiles": "alstrategies.report.writer",
     "SnapshotError": "alstrategies.report.snapshots",
@@ -61,6 +63,8 @@ _EXPORTS: dict[str, str] = {
 }
 
 __all__ = [
+    "DEFAULT_LATEX_LAYOUT",
+    "LATEX_LAYOUTS",
     "ReportFiles",
     "SNAPSHOT_KEYS",
     "SnapshotError",
@@ -115,6 +119,7 @@ if TYPE_CHECKING:
     from alstrategies.report.curves import learning_curve_figure, plot_learning_curves
     from alstrategies.report.decomposition import network_query_split, write_network_query_split
     from alstrategies.report.detectability import control_verdicts, detectability
+    from alstrategies.report.latex import DEFAULT_LATEX_LAYOUT, LATEX_LAYOUTS
     from alstrategies.report.penalty import budget_tests, penalty_matrix
     from alstrategies.report.power import minimal_detectable_effect, paired_power, seeds_needed
     from alstrategies.report.qualitative import parse_budget, write_qualitative_figures

@@ -36,6 +36,7 @@ from alstrategies.engine.records import class_columns, class_names_of
 from alstrategies.errors import ConfigError, MissingFileError, RecordError
 from alstrategies.report.ablation_pairs import ablation_pairs, render_pairs_markdown
 from alstrategies.report.io import atomic_write_text, write_csv
+from alstrategies.report.latex import latex_header_comment
 from alstrategies.report.tables import Table, budget_label, render_latex, render_markdown, tidy_frame
 
 __all__ = ["LAYOUTS", "ablation_table", "read_grid", "variant_folders", "write_ablation_report"]
@@ -240,7 +241,8 @@ def write_ablation_report(
     markdown, latex, csv = files.ablation_table
     atomic_write_text(markdown, "\n".join(text))
     label = "tab:" + "".join(c if c.isalnum() else "-" for c in str(grid["name"]))
-    atomic_write_text(latex, render_latex(table, caption=description, label=label))
+    header = f"% {description}\n{latex_header_comment()}\n\n"
+    atomic_write_text(latex, header + render_latex(table, caption=description, label=label))
     rows, columns = ("variant", "class") if layout == "variant_by_class" else ("strategy", "variant")
     frame = tidy_frame(
         [table],

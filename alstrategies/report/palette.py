@@ -7,6 +7,14 @@ the controls (``oracle``, ``confident``, ``empty_first``, ``random_foreground``,
 ``random_foreground_oracle``) are drawn dashed. Any other name hashes (SHA-256, not Python's
 salted ``hash``) to a stable colour of the same palettes and a marker.
 
+A figure takes its colours from :func:`figure_styles`: the built-ins keep theirs, and a name
+that is not a built-in keeps its hashed colour unless a built-in of the same figure has it (or
+another such name that sorts before it): then it takes the next free colour of the palette from
+its hashed position on, then of a few extra colours (:data:`FIGURE_COLORS`). So the colours of
+one figure are pairwise distinct while :data:`FIGURE_COLORS` has one left that the figure does
+not use, the same in every process, and depend on the set of names in the figure, not on their
+order; a built-in's colour never changes.
+
 ``CLASS_COLORS`` is the colour of each foreground class in segmentation overlays (class 1, 2, ...
 in Okabe–Ito order: RV orange, MYO sky blue, LV bluish green on ACDC); background is transparent.
 """
@@ -14,6 +22,7 @@ in Okabe–Ito order: RV orange, MYO sky blue, LV bluish green on ACDC); backgro
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from typing import Any
 
 from matplotlib.colors import to_rgb
@@ -21,11 +30,13 @@ from matplotlib.colors import to_rgb
 __all__ = [
     "CLASS_COLORS",
     "CONTROL_STRATEGIES",
+    "FIGURE_COLORS",
     "OKABE_ITO",
     "STRATEGY_COLORS",
     "STRATEGY_MARKERS",
     "TOL_MUTED",
     "class_color",
+    "figure_styles",
     "is_control",
     "strategy_color",
     "strategy_style",
@@ -110,6 +121,20 @@ _HASHED_COLORS: tuple[str, ...] = tuple(
     if color not in (OKABE_ITO["black"], OKABE_ITO["yellow"], TOL_MUTED["sand"])
 )
 _HASHED_MARKERS = ("o", "s", "^", "v", "D", "P", "X", "h", "p", "<", ">", "d")
+#: What a name that is not a built-in may get in a figure: the colours it may hash to, then
+#: colours more than 15 CIELAB units (CIE76) from every colour of the built-ins and of those
+#: palettes and from each other (Tol's vibrant magenta, light pear, light orange, light pink and
+#: high-contrast blue, a brown and a dark teal).
+FIGURE_COLORS: tuple[str, ...] = (
+    *_HASHED_COLORS,
+    "#EE3377",
+    "#BBCC33",
+    "#8C564B",
+    "#004488",
+    "#EE8866",
+    "#008695",
+    "#FFAABB",
+)
 
 
 def _digest(name: str) -> int:
@@ -134,6 +159,25 @@ def strategy_style(name: str) -> dict[str, Any]:
     ``"-"`` otherwise) and ``marker``, e.g. ``axis.plot(x, y, **strategy_style(name), label=name)``."""
     marker = STRATEGY_MARKERS.get(name) or _HASHED_MARKERS[(_digest(name) >> 32) % len(_HASHED_MARKERS)]
     return {"color": strategy_color(name), "linestyle": "--" if is_control(name) else "-", "marker": marker}
+
+
+def figure_styles(names: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """:func:`strategy_style` of each of ``names``, with the colours of one figure made distinct.
+    A name that is not a built-in keeps its hashed colour unless a built-in of ``names`` (or
+    such a name sorted before it) already has it; then it takes the first free colour of the
+    hashed palette read on from its hashed position, else the first free one of the rest of
+    :data:`FIGURE_COLORS` (its own hashed colour again when every colour is taken)."""
+    unique = list(dict.fromkeys(names))
+    styles = {name: strategy_style(name) for name in unique}
+    taken = {styles[name]["color"].upper() for name in unique if name in STRATEGY_COLORS}
+    hashed, extra = FIGURE_COLORS[: len(_HASHED_COLORS)], FIGURE_COLORS[len(_HASHED_COLORS) :]
+    for name in sorted(name for name in unique if name not in STRATEGY_COLORS):
+        start = _digest(name) % len(hashed)  # the index strategy_color hashed the name to
+        order = [*hashed[start:], *hashed[:start], *extra]
+        free = [color for color in order if color.upper() not in taken]
+        styles[name]["color"] = free[0] if free else order[0]
+        taken.add(styles[name]["color"].upper())
+    return styles
 
 
 def class_color(index: int) -> tuple[float, float, float]:

@@ -6,7 +6,9 @@ the metric at that budget (:func:`alstrategies.report.statistics.paired_test`); 
 correction within the budget over its tested pairs; a pair whose Holm-adjusted p is below
 ``alpha`` is a win for the strategy with the better mean. Matrix entry (row, column) = number of
 budgets where the row beats the column significantly / number of budgets. The diagonal is 0; an
-entry and its transpose sum to the share of budgets where the pair differs.
+entry and its transpose sum to the share of budgets where the pair differs. A pair that is
+tested at no budget (fewer than 2 paired seeds at each, e.g. a one-seed run) is NaN both ways:
+not tested, which is not the same as never winning.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ import pandas as pd
 
 from alstrategies.report.statistics import holm, paired_test, query_budgets
 
-__all__ = ["budget_tests", "penalty_matrix"]
+__all__ = ["NOT_TESTED", "budget_tests", "penalty_matrix"]
+
+#: How a pair that was never tested is shown (``summary.md``, ``penalty_matrix.png``).
+NOT_TESTED = "n.t."
 
 
 def budget_tests(
@@ -73,7 +78,8 @@ def penalty_matrix(
 ) -> pd.DataFrame:
     """Square frame (rows and columns: the strategies): entry (row, column) is the share of the
     budgets of :func:`budget_tests` where the row strategy beats the column strategy
-    significantly after Holm. All zeros when there is no such budget."""
+    significantly after Holm; NaN (both ways) for a pair tested at no budget, and so every
+    pair when there is no such budget. The diagonal is 0."""
     names = list(strategies) if strategies is not None else list(dict.fromkeys(results["strategy"]))
     tests = budget_tests(results, metric, alpha=alpha, higher_is_better=higher_is_better, strategies=names)
     matrix = pd.DataFrame(0.0, index=pd.Index(names, name="winner"), columns=pd.Index(names, name="loser"))
@@ -82,4 +88,12 @@ def penalty_matrix(
         if row.winner:
             loser = row.strategy_b if row.winner == row.strategy_a else row.strategy_a
             matrix.loc[row.winner, loser] += 1.0
-    return matrix / n_budgets if n_budgets else matrix
+    if n_budgets:
+        matrix /= n_budgets
+    tested = tests.loc[tests["n"] >= 2, ["strategy_a", "strategy_b"]]  # paired_test's minimum
+    pairs = {frozenset(pair) for pair in tested.itertuples(index=False, name=None)}
+    for i, first in enumerate(names):
+        for second in names[i + 1 :]:
+            if frozenset((first, second)) not in pairs:
+                matrix.loc[first, second] = matrix.loc[second, first] = np.nan
+    return matrix

@@ -338,10 +338,13 @@ def write_qualitative_figures(
     budget: float | str | None = None,
     seed: int = 0,
     max_slices: int = 4,
+    strategies: Sequence[str] | None = None,
 ) -> tuple[list[Path], list[str]]:
     """Write ``qualitative.png`` and ``sbcal_outputs.png`` into ``run_dir`` from its snapshots.
 
-    ``budget``: an AL budget of the run (see :func:`resolve_budget`; default the middle one).
+    ``budget``: an AL budget of the run (see :func:`resolve_budget`; default the middle one);
+    ``strategies``: the prediction columns, in this order (default: every strategy of ``results``;
+    ``sbcal_outputs.png`` only when ``sbc_al`` is one of them).
     Returns the written paths and notes on what was skipped and why (no ``snapshots`` folder, no
     snapshot for the seed and budget, no ``sbc_al`` snapshot); missing snapshots never raise."""
     if max_slices < 1:
@@ -356,7 +359,8 @@ def write_qualitative_figures(
     where = f"seed {seed}, budget {budget_label(chosen)}"
     snapshots: dict[str, dict[str, np.ndarray] | None] = {}
     rounds: dict[str, int] = {}
-    for strategy in dict.fromkeys(results["strategy"]):
+    names = list(dict.fromkeys(results["strategy"])) if strategies is None else list(strategies)
+    for strategy in names:
         round_index = round_of(results, strategy, seed, chosen)
         path = snapshot_path(run_dir, strategy, seed, round_index) if round_index is not None else None
         if path is None or not path.is_file():
@@ -377,7 +381,9 @@ def write_qualitative_figures(
     )
     written.append(save_figure(figure, layout.qualitative))
     sbcal = snapshots.get(SBCAL_STRATEGY)
-    if sbcal is None:
+    if SBCAL_STRATEGY not in names and SBCAL_STRATEGY in set(results["strategy"]):
+        notes.append(f"sbcal_outputs.png skipped: {SBCAL_STRATEGY} is not among the strategies shown")
+    elif sbcal is None:
         notes.append(f"sbcal_outputs.png skipped: no {SBCAL_STRATEGY} snapshot at {where}")
     else:
         figure = sbcal_figure(

@@ -9,6 +9,7 @@ SBC-AL paper's Tables 1 and 2 are in ``benchmarks/reference/``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +18,9 @@ import pandas as pd
 from alstrategies.engine.layout import RunLayout
 from alstrategies.errors import ReferenceTableError
 from alstrategies.report.io import atomic_write_text, write_csv
+from alstrategies.report.latex import DEFAULT_LATEX_LAYOUT, check_latex_layout, latex_header_comment
 from alstrategies.report.reference_aulc import reference_aulc, reference_aulc_markdown
+from alstrategies.report.selection import keep_rows
 from alstrategies.report.tables import Table, budget_label, render_latex, render_markdown, summarise
 
 __all__ = [
@@ -103,6 +106,7 @@ def reference_table(
         key=f"{metric}_vs_{source}",
         title=f"Mean Dice (%): this run against the {source}",
         row_header="Strategy",
+        column_header="Budget",
         rows=tuple(rows),
         row_keys=tuple(keys),
         columns=tuple(labels),
@@ -115,25 +119,45 @@ def reference_table(
 
 
 def write_reference_comparison(
-    results: pd.DataFrame, reference_path: str | Path, out_dir: str | Path, source: str = "paper"
+    results: pd.DataFrame,
+    reference_path: str | Path,
+    out_dir: str | Path,
+    source: str = "paper",
+    *,
+    strategies: Sequence[str] | None = None,
+    budgets: Sequence[float] | None = None,
+    latex_layout: str = DEFAULT_LATEX_LAYOUT,
 ) -> list[Path]:
     """Write ``reference_comparison.{md,tex,csv}``: our Dice table with the reference's rows
     interleaved, and per cell the difference (ours minus reference) in the CSV; the markdown ends
     with the whole curve's AULC and gain over Random on both sides, also in ``reference_aulc.csv``
-    (:mod:`alstrategies.report.reference_aulc`)."""
+    (:mod:`alstrategies.report.reference_aulc`). ``strategies`` and ``budgets`` (budgets of
+    ``results``; default: all) trim the rows and the budget columns of the table; the AULC and the
+    gain stay those of the whole curve (every budget, Random as the reference even when it is not
+    shown), for the strategies shown. ``latex_layout``: see :mod:`alstrategies.report.latex`."""
+    check_latex_layout(latex_layout)
     reference = load_reference(reference_path)
-    table = reference_table(results, reference, source)
+    shown = keep_rows(results, strategies, budgets)
+    table = reference_table(shown, reference, source)
     out_dir = Path(out_dir)
-    matched = sorted(set(reference["strategy"]) & set(results["strategy"]))
+    matched = [name for name in dict.fromkeys(shown["strategy"]) if name in set(reference["strategy"])]
+    matched = matched if strategies is not None else sorted(matched)
     note = (
         f"Ours: mean ± std over seeds of this run. {source}: {Path(reference_path).name}, values as "
         f"published. Strategies in both: {', '.join(matched) or 'none'}."
     )
     aulc = reference_aulc(results, reference)
+    if strategies is not None:
+        rank = {name: i for i, name in enumerate(strategies)}
+        aulc = aulc[aulc["strategy"].isin(list(rank))]
+        aulc = aulc.iloc[np.argsort(aulc["strategy"].map(rank).to_numpy(), kind="stable")]
     markdown = f"# {table.title}\n\n{note}\n\n{render_markdown(table)}"
     if not aulc.empty:
         markdown += "\n" + reference_aulc_markdown(aulc, source)
-    latex = render_latex(table, caption=f"{table.title}. {note}", label="tab:reference-comparison")
+    latex = render_latex(
+        table, caption=f"{table.title}. {note}", label="tab:reference-comparison", layout=latex_layout
+    )
+    latex = f"% {table.title}. {note}\n{latex_header_comment(latex_layout)}\n\n{latex}"
     frame = []
     for i in range(0, len(table.rows), 2):
         for j, budget in enumerate(table.column_keys):

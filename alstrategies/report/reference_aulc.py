@@ -90,6 +90,8 @@ def reference_aulc_markdown(table: pd.DataFrame, source: str = "paper") -> str:
     ]
     for row in table.itertuples(index=False):
         ours = f"{row.aulc:.2f} ± {number(row.aulc_std)}"
+        if row.n_seeds < 2:  # one seed: no std, so no "±"
+            ours = f"{row.aulc:.2f}"
         lines.append(
             f"| {row.strategy} | {ours} | {row.paper_aulc:.2f} | {number(row.gain, True)} | "
             f"{number(row.paper_gain, True)} |"

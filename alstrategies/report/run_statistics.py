@@ -10,6 +10,7 @@ points (``_pp``).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -39,7 +40,12 @@ from alstrategies.report.power import minimal_detectable_effect
 from alstrategies.report.score_error import SCORE_ERROR_COLUMNS, score_error_table
 from alstrategies.report.statistics import per_seed_aulc, query_budgets
 from alstrategies.report.tables import budget_label
-from alstrategies.report.verdict_figures import difference_figure, penalty_figure, score_error_figure
+from alstrategies.report.verdict_figures import (
+    band_coverage,
+    difference_figure,
+    penalty_figure,
+    score_error_figure,
+)
 
 __all__ = [
     "RunStatistics",
@@ -132,31 +138,53 @@ def _points(frame: pd.DataFrame, columns: list[str]) -> pd.DataFrame:
     return out.rename(columns={c: f"{c}_pp" for c in columns})
 
 
+def _shown(frame: pd.DataFrame, strategies: Sequence[str] | None) -> pd.DataFrame:
+    """The rows of ``frame`` whose ``strategy`` is one of ``strategies``, in that order (stable
+    within a strategy); ``frame`` itself when None."""
+    if strategies is None:
+        return frame
+    rank = {name: i for i, name in enumerate(strategies)}
+    kept = frame[frame["strategy"].isin(list(rank))]
+    return kept.iloc[np.argsort(kept["strategy"].map(rank).to_numpy(), kind="stable")]
+
+
 def write_statistics_files(
-    statistics: RunStatistics, out_dir: str | Path, ylabel: str = "Dice"
+    statistics: RunStatistics,
+    out_dir: str | Path,
+    ylabel: str = "Dice",
+    strategies: Sequence[str] | None = None,
 ) -> list[Path]:
-    """Write the statistics files into ``out_dir``; returns their paths (see the module)."""
+    """Write the statistics files into ``out_dir``; returns their paths (see the module).
+    ``strategies`` (default: all) trims what the figures and their CSV files show
+    (``penalty_matrix.{csv,png}``: the rows and columns of those in the pairwise family, in the
+    order given; ``difference_to_random.*``, ``score_error.*``: their rows); every number stays
+    the one computed over all strategies, and ``aulc_vs_random.csv`` and
+    ``batch_diagnostics.csv`` keep every strategy."""
     files = RunLayout(out_dir)
     penalty_table, penalty_png = files.penalty_matrix
-    written = [
-        write_csv(statistics.penalty.reset_index().rename(columns={"winner": "strategy"}), penalty_table)
-    ]
-    written.append(save_figure(penalty_figure(statistics.penalty), penalty_png))
+    penalty = statistics.penalty
+    if strategies is not None:
+        names = [s for s in strategies if s in penalty.index]
+        penalty = penalty.loc[names, names]
+    written = [write_csv(penalty.reset_index().rename(columns={"winner": "strategy"}), penalty_table)]
+    written.append(save_figure(penalty_figure(penalty), penalty_png))
     if statistics.has_baseline and not statistics.vs_baseline.empty:
         columns = ["mean_diff", "ci_low", "ci_high", "t_low", "t_high", "sd", "mde"]
         written.append(write_csv(_points(statistics.vs_baseline, columns), files.aulc_vs_random))
-        bands = _points(statistics.bands, ["mean_diff", "ci_low", "ci_high", "t_low", "t_high"])
+        shown = _shown(statistics.bands, strategies)
+        bands = _points(shown, ["mean_diff", "ci_low", "ci_high", "t_low", "t_high"])
         difference_table, *difference_figures = files.difference_to_random
         written.append(write_csv(bands, difference_table))
-        figure = difference_figure(statistics.bands, BASELINE, ylabel)
+        figure = difference_figure(shown, BASELINE, ylabel)
         for path in difference_figures:
             written.append(save_figure(figure, path))
     if not statistics.batches.empty:
         written.append(write_csv(statistics.batches, files.batch_diagnostics))
-    if not statistics.score_error.empty:
+    score_error = _shown(statistics.score_error, strategies)
+    if not score_error.empty:
         score_table, score_png = files.score_error
-        written.append(write_csv(statistics.score_error, score_table))
-        written.append(save_figure(score_error_figure(statistics.score_error), score_png))
+        written.append(write_csv(score_error, score_table))
+        written.append(save_figure(score_error_figure(score_error), score_png))
     return written
 
 
@@ -243,6 +271,14 @@ def _budget_lines(statistics: RunStatistics) -> list[str]:
     return lines
 
 
+#: What ``summary.md`` says of the bands of ``difference_to_random.png`` (:func:`band_coverage`).
+_BAND_NOTES = {
+    "all": "bands: bootstrap 95%",
+    "some": "bands: bootstrap 95%, where at least 2 seeds are paired",
+    "none": "no bands: one paired seed, a 95% interval needs at least 2",
+}
+
+
 def baseline_markdown(statistics: RunStatistics, name: str) -> list[str]:
     """The lines of the "Difference to Random" section of ``summary.md`` (none without Random)."""
     vs = statistics.vs_baseline
@@ -265,8 +301,8 @@ def baseline_markdown(statistics: RunStatistics, name: str) -> list[str]:
         f"tested on their own (raw p < {statistics.alpha}); exploratory arms and diagnostics get no "
         f"verdict. MDE: the difference the row's own paired spread detects with 80% power at its test's "
         f"level (alpha = {corrected} for the ranked rows, {statistics.alpha} for the others). Per budget: "
-        "`difference_to_random.png` (bands: bootstrap 95%); numbers in `aulc_vs_random.csv` and "
-        "`difference_to_random.csv` (percentage points).",
+        f"`difference_to_random.png` ({_BAND_NOTES[band_coverage(statistics.bands)]}); numbers in "
+        "`aulc_vs_random.csv` and `difference_to_random.csv` (percentage points).",
     ]
     for role in ROLES:
         rows = vs[vs["role"] == role]

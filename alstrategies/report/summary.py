@@ -3,6 +3,7 @@ pairwise tests, the penalty matrix, differences to Random and how well scores fi
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -14,6 +15,7 @@ from alstrategies.metrics import column_label
 from alstrategies.report.batch_diagnostics import batch_diagnostics_markdown
 from alstrategies.report.detectability import detection_markdown
 from alstrategies.report.io import atomic_write_text
+from alstrategies.report.penalty import NOT_TESTED
 from alstrategies.report.run_statistics import (
     RunStatistics,
     baseline_markdown,
@@ -158,6 +160,8 @@ def summary_markdown(
     best = table["aulc_mean"].max() if table["aulc_mean"].notna().any() else np.nan
     for row in table.itertuples(index=False):
         aulc = f"{_percent(row.aulc_mean)} ± {_percent(row.aulc_std)}" if row.n_seeds else "–"
+        if row.n_seeds == 1:  # the sample std of one value is undefined: no "± 0.00"
+            aulc = _percent(row.aulc_mean)
         if row.n_seeds and round(100 * row.aulc_mean, 2) == round(100 * best, 2):
             aulc = f"**{aulc}**"
         reached = row.reach_budget is not None and np.isfinite(row.reach_budget)
@@ -265,13 +269,35 @@ def _penalty_lines(statistics: RunStatistics, name: str) -> list[str]:
         "| wins \\ loses | " + " | ".join(matrix.columns) + " | mean win |",
         "|---" * (len(matrix.columns) + 2) + "|",
     ]
-    others = max(len(matrix) - 1, 1)
-    for row_name, row in matrix.iterrows():
-        cells = ["–" if column == row_name else f"{v:.2f}" for column, v in row.items()]
-        lines.append(f"| {row_name} | " + " | ".join(cells) + f" | {row.sum() / others:.2f} |")
-    losses = matrix.sum(axis=0) / others
-    lines.append("| mean loss | " + " | ".join(f"{v:.2f}" for v in losses) + " | |")
+    values = matrix.to_numpy(dtype=float)
+    off_diagonal = ~np.eye(len(matrix), dtype=bool)
+    tested = np.isfinite(values) & off_diagonal
+    for i, (row_name, row) in enumerate(matrix.iterrows()):
+        cells = ["–" if column == row_name else _share(v) for column, v in row.items()]
+        mean_win = _mean_share(row.sum(), tested[i].sum(), len(matrix) - 1)
+        lines.append(f"| {row_name} | " + " | ".join(cells) + f" | {mean_win} |")
+    totals = matrix.sum(axis=0)  # NaN (not tested) skipped
+    losses = [_mean_share(totals.iloc[j], tested[:, j].sum(), len(matrix) - 1) for j in range(len(totals))]
+    lines.append("| mean loss | " + " | ".join(losses) + " | |")
+    if (~np.isfinite(values) & off_diagonal).any():
+        lines += [
+            "",
+            f"{NOT_TESTED}: not tested, the pair has fewer than 2 paired seeds at every budget (not a "
+            "tie: nothing is known); the mean win and mean loss are over the tested pairs.",
+        ]
     return lines
+
+
+def _share(value: float) -> str:
+    return NOT_TESTED if not np.isfinite(value) else f"{value:.2f}"
+
+
+def _mean_share(total: float, tested: int, others: int) -> str:
+    """``total`` (NaN skipped) over the ``tested`` pairs; ``n.t.`` when none of the ``others``
+    was tested, ``0.00`` when there is no other strategy."""
+    if not others:
+        return f"{0.0:.2f}"
+    return f"{total / tested:.2f}" if tested else NOT_TESTED
 
 
 def _score_error_lines(statistics: RunStatistics) -> list[str]:
@@ -309,12 +335,18 @@ def _default_run_dir(path: Path) -> Path | None:
 
 
 def write_summary_files(
-    results: pd.DataFrame, path: str | Path, *, run_dir: str | Path | None = None, **options: object
+    results: pd.DataFrame,
+    path: str | Path,
+    *,
+    run_dir: str | Path | None = None,
+    strategies: Sequence[str] | None = None,
+    **options: object,
 ) -> list[Path]:
     """Write ``summary.md`` to ``path`` and the statistics files beside it
     (:func:`alstrategies.report.run_statistics.write_statistics_files`); ``run_dir`` (default: the
-    folder of ``path`` when it holds ``strategies/``) gives the round records. Returns every path,
-    ``path`` first."""
+    folder of ``path`` when it holds ``strategies/``) gives the round records. ``summary.md`` and
+    every statistic cover all strategies of ``results``; ``strategies`` (default: all) trims what
+    the figures and their CSV files show. Returns every path, ``path`` first."""
     path = Path(path)
     folder = Path(run_dir) if run_dir is not None else _default_run_dir(path)
     metric = str(options.get("metric", "dice"))
@@ -324,11 +356,11 @@ def write_summary_files(
     statistics = run_statistics(results, metric, alpha, folder)
     text = summary_markdown(results, statistics=statistics, run_dir=folder, **options)  # type: ignore[arg-type]
     atomic_write_text(path, text)
-    return [path, *write_statistics_files(statistics, path.parent, column_label(metric))]
+    return [path, *write_statistics_files(statistics, path.parent, column_label(metric), strategies)]
 
 
 def write_summary(
     results: pd.DataFrame, path: str | Path, *, run_dir: str | Path | None = None, **options: object
 ) -> Path:
     """:func:`write_summary_files`, returning the path of ``summary.md``."""
-    return write_summary_files(results, path, run_dir=run_dir, **options)[0]
+    return write_summary_files(results, path, run_dir=run_dir, **options)[0]  # type: ignore[arg-type]

@@ -3,7 +3,9 @@
 A :class:`Table` holds rows x columns of ``mean``, ``std`` and seed ``count`` already in display
 units (each metric's registered scale: Dice in percent). Which cell is the best of its column is decided once, in
 :meth:`Table.best`, on the means rounded to the displayed decimals, so the bold cells of the
-Markdown and LaTeX files and the ``best`` column of the CSV cannot disagree.
+Markdown and LaTeX files and the ``best`` column of the CSV cannot disagree. The LaTeX
+renderings and their layouts are in :mod:`alstrategies.report.latex` (re-exported here:
+:data:`LATEX_LAYOUTS`, :data:`DEFAULT_LATEX_LAYOUT`, :func:`render_latex`).
 
 :func:`budget_table` builds the paper's Table 1/2 layout from ``results.csv``: rows are
 strategies, columns are the budgets (labeled fractions, the 100 % upper bound last), cells are
@@ -20,12 +22,24 @@ import pandas as pd
 
 from alstrategies.errors import EmptyResultsError
 from alstrategies.metrics import metric_of_column
+from alstrategies.report.latex import (
+    DEFAULT_LATEX_LAYOUT,
+    LATEX_LAYOUTS,
+    MAX_COLUMNS,
+    check_latex_layout,
+    latex_escape,
+    render_latex,
+)
 
 __all__ = [
+    "DEFAULT_LATEX_LAYOUT",
     "EmptyResultsError",
+    "LATEX_LAYOUTS",
+    "MAX_COLUMNS",
     "Table",
     "budget_label",
     "budget_table",
+    "check_latex_layout",
     "latex_escape",
     "render_latex",
     "render_markdown",
@@ -43,25 +57,6 @@ def budget_label(fraction: float) -> str:
     return "100%" if fraction >= 1.0 else f"{100 * fraction:.2f}%"
 
 
-def latex_escape(text: str) -> str:
-    """Escape the characters that are special in LaTeX text mode (and write ± as ``$\\pm$``)."""
-    replacements = {
-        "\\": r"\textbackslash{}",
-        "&": r"\&",
-        "%": r"\%",
-        "$": r"\$",
-        "#": r"\#",
-        "_": r"\_",
-        "{": r"\{",
-        "}": r"\}",
-        "~": r"\textasciitilde{}",
-        "^": r"\textasciicircum{}",
-        "±": r"$\pm$",
-        "–": "--",
-    }
-    return "".join(replacements.get(character, character) for character in str(text))
-
-
 @dataclass(frozen=True)
 class Table:
     """Rows x columns of ``mean ± std`` cells (display units) with the seed count per cell.
@@ -70,6 +65,8 @@ class Table:
     values written to the CSV (e.g. the budget fractions; default: the display labels
     ``columns`` and ``rows``). ``mark_best = False`` renders no cell in bold. ``unit`` is the
     unit of the cells (e.g. ``"mm"``); when a table has one, :func:`tidy_frame` writes it.
+    ``column_header`` names what the columns are (``"Budget"``): the corner cell of the
+    transposed LaTeX layout.
     """
 
     key: str
@@ -86,6 +83,7 @@ class Table:
     row_keys: tuple[object, ...] = field(default=())
     mark_best: bool = True
     unit: str = ""
+    column_header: str = ""
 
     def __post_init__(self) -> None:
         shape = (len(self.rows), len(self.columns))
@@ -202,6 +200,7 @@ def budget_table(
         key=metric,
         title=title or metric,
         row_header="Strategy",
+        column_header="Budget",
         rows=tuple(strategies),
         columns=tuple(budget_label(b) for b in budgets),
         column_keys=tuple(budgets),
@@ -235,41 +234,6 @@ def render_markdown(table: Table) -> str:
                 continue
             cells.append(f"**{cell}**" if best[i, j] else cell)
         lines.append(f"| {row} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
-
-
-def render_latex(table: Table, caption: str | None = None, label: str | None = None) -> str:
-    """A ``table`` environment with a booktabs ``tabular`` (needs ``\\usepackage{booktabs}``).
-
-    One ``l`` column for the row names and one ``c`` column per table column; cells are
-    ``mean $\\pm$ std``, the best cells of each column in ``\\textbf{}``, missing cells ``--``.
-    ``caption`` is plain text (escaped here; default: the table's title)."""
-    best = table.best()
-    spec = "l" + "c" * len(table.columns)
-    lines = [
-        r"\begin{table}[htbp]",
-        r"\centering",
-        r"\footnotesize",
-        rf"\caption{{{latex_escape(caption or table.title)}}}",
-    ]
-    if label:
-        lines.append(rf"\label{{{label}}}")
-    lines += [
-        rf"\begin{{tabular}}{{{spec}}}",
-        r"\toprule",
-        " & ".join(latex_escape(c) for c in (table.row_header, *table.columns)) + r" \\",
-        r"\midrule",
-    ]
-    for i, row in enumerate(table.rows):
-        cells = [latex_escape(row)]
-        for j in range(len(table.columns)):
-            cell = table.cell(i, j, plus_minus="$\\pm$")
-            if cell is None:
-                cells.append("--")
-                continue
-            cells.append(rf"\textbf{{{cell}}}" if best[i, j] else cell)
-        lines.append(" & ".join(cells) + r" \\")
-    lines += [r"\bottomrule", r"\end{tabular}", r"\end{table}"]
     return "\n".join(lines) + "\n"
 
 

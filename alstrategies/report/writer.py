@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -15,12 +16,15 @@ from alstrategies.errors import ConfigError, RecordError
 from alstrategies.metrics import METRICS, Metric, get_metric
 from alstrategies.report.curves import plot_learning_curves
 from alstrategies.report.io import atomic_write_text, write_csv
+from alstrategies.report.latex import DEFAULT_LATEX_LAYOUT, check_latex_layout, latex_header_comment
 from alstrategies.report.qualitative import write_qualitative_figures
 from alstrategies.report.reference import write_reference_comparison
+from alstrategies.report.selection import keep_rows, select_budgets, select_strategies
 from alstrategies.report.summary import write_summary_files
 from alstrategies.report.tables import (
     EmptyResultsError,
     Table,
+    budget_label,
     budget_table,
     render_latex,
     render_markdown,
@@ -120,7 +124,16 @@ def _seed_text(results: pd.DataFrame) -> str:
     return "; ".join(f"{name}: {text}" for name, text in texts.items())
 
 
-def _write_family(results: pd.DataFrame, out_dir: Path, family: str, class_names: list[str]) -> list[Path]:
+def _write_family(
+    results: pd.DataFrame,
+    out_dir: Path,
+    family: str,
+    class_names: list[str],
+    latex_layout: str = DEFAULT_LATEX_LAYOUT,
+    shown: str = "",
+) -> list[Path]:
+    """``<family>_table.{md,tex,csv}`` of ``results`` (already trimmed to what is shown;
+    ``shown`` says so in the intro)."""
     tables = metric_tables(results, family, class_names)
     if not tables:
         return []
@@ -135,23 +148,34 @@ def _write_family(results: pd.DataFrame, out_dir: Path, family: str, class_names
         intro += f" {metric.note}"
     if family == "hd95":
         intro += f" {_hd95_text(recorded, any(t.key.startswith('hd95_misses_') for t in tables))}"
+    intro += shown
     markdown = [f"# {heading}", "", intro, "", render_markdown(tables[0])]
     for table in tables[1:]:
         markdown += [f"## {table.title}", "", render_markdown(table)]
-    latex = [
-        f"% {heading}. {intro}",
-        "% Written by `alstrategies report`; needs \\usepackage{booktabs}.",
-        "",
-    ]
+    latex = [f"% {heading}. {intro}", latex_header_comment(latex_layout), ""]
+    per = "budget (row)" if latex_layout == "transposed" else "column"
     for table in tables:
-        best = "Best per column in bold." if table.mark_best else "No bold."
+        best = f"Best per {per} in bold." if table.mark_best else "No bold."
         caption = f"{table.title}, mean ± std over seeds. {best}"
-        latex.append(render_latex(table, caption=caption, label=f"tab:{table.key.replace('_', '-')}"))
+        label = f"tab:{table.key.replace('_', '-')}"
+        latex.append(render_latex(table, caption=caption, label=label, layout=latex_layout))
     paths = list(RunLayout(out_dir).metric_tables(family))
     atomic_write_text(paths[0], "\n".join(markdown))
     atomic_write_text(paths[1], "\n".join(latex))
     write_csv(tidy_frame(tables), paths[2])
     return paths
+
+
+def _shown_text(results: pd.DataFrame, strategies: list[str] | None, budgets: list[float] | None) -> str:
+    """What the intro of a trimmed table says of the budgets and strategies it shows."""
+    text = ""
+    if budgets is not None:
+        total = results["budget"].nunique()
+        text += f" Budgets shown: {', '.join(budget_label(b) for b in budgets)} (of {total})."
+    if strategies is not None:
+        total = results["strategy"].nunique()
+        text += f" Strategies shown: {', '.join(strategies)} (of {total}); bold marks the best of those."
+    return text
 
 
 def _hd95_text(unit: str | None, has_misses: bool) -> str:
@@ -199,6 +223,9 @@ def write_report(
     reference: str | Path | None = None,
     reference_source: str = "paper",
     run_dir: str | Path | None = None,
+    budgets: Sequence[float | str] | None = None,
+    strategies: Sequence[str] | None = None,
+    latex_layout: str = DEFAULT_LATEX_LAYOUT,
 ) -> ReportFiles:
     """Write every report file of a run into ``out_dir`` and return their paths.
 
@@ -210,8 +237,17 @@ def write_report(
     ``budget`` (default: the middle AL budget), ``seed`` and ``max_slices`` the qualitative
     figures; ``run_dir`` (default ``out_dir``) holds the round records that the score-error
     correlation and the batch diagnostics read. With ``reference`` (a CSV of published values, see :mod:`alstrategies.report.reference`)
-    also ``reference_comparison.{md,tex,csv}``, its rows labelled ``reference_source``. Skipped
-    figures are listed in the returned list's ``notes`` and logged."""
+    also ``reference_comparison.{md,tex,csv}``, its rows labelled ``reference_source``.
+
+    ``budgets`` (fractions or percentages, see :mod:`alstrategies.report.selection`) keeps only
+    those budget columns in the budget tables and the reference comparison; ``strategies`` keeps
+    only those strategies, in that order, in every table and figure (and the CSV behind each
+    figure), while ``summary.md``, ``aulc_vs_random.csv`` and ``batch_diagnostics.csv`` and every
+    statistic stay over all strategies and budgets (Random stays the reference of the
+    differences when it is not shown). ``latex_layout`` is one of
+    :data:`~alstrategies.report.latex.LATEX_LAYOUTS` for the ``.tex`` files. A budget, strategy
+    or layout that does not exist stops the report before any file is written. Skipped figures
+    are listed in the returned list's ``notes`` and logged."""
     if results.empty:
         raise EmptyResultsError("results is empty: nothing to report")
     if max_slices < 1:  # checked before any file is written (write_qualitative_figures checks it too)
@@ -224,25 +260,46 @@ def write_report(
     for metric in reported_metrics(results):  # units that disagree stop the report before any file
         if not metric.unit_in_title:
             recorded_unit(results, metric.name)
+    check_latex_layout(latex_layout)
+    shown = select_strategies(results, strategies)
+    columns = select_budgets(results, budgets)
+    every = list(dict.fromkeys(results["strategy"]))
+    selected = None if shown == every else shown  # every strategy in its own order trims nothing
+    if columns is not None and len(columns) == results["budget"].nunique():
+        columns = None
     out_dir = Path(out_dir)
     names = class_names_of(results) if class_names is None else list(class_names)
     files = RunLayout(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     files.report_incomplete.write_text("the report is being written; `alstrategies report` rewrites it\n")
     written = ReportFiles()
-    for metric in reported_metrics(results):
-        written += _write_family(results, out_dir, metric.name, names)
+    tabled = keep_rows(results, selected, columns)
+    trimmed = _shown_text(results, selected, columns)
+    for metric in reported_metrics(tabled):
+        written += _write_family(tabled, out_dir, metric.name, names, latex_layout, trimmed)
     curves = plot_learning_curves(
-        results, files.learning_curves, extra_suffixes=(".pdf",), title=_dataset_name(out_dir)
+        results,
+        files.learning_curves,
+        extra_suffixes=(".pdf",),
+        title=_dataset_name(out_dir),
+        strategies=shown,
     )
     written += [curves, curves.with_suffix(".pdf")]
     written += write_summary_files(
-        results, files.summary, test=test, alpha=alpha, pairing=pairing, run_dir=run_dir
+        results, files.summary, test=test, alpha=alpha, pairing=pairing, run_dir=run_dir, strategies=selected
     )
     if reference is not None:
-        written += write_reference_comparison(results, reference, out_dir, source=reference_source)
+        written += write_reference_comparison(
+            results,
+            reference,
+            out_dir,
+            source=reference_source,
+            strategies=selected,
+            budgets=columns,
+            latex_layout=latex_layout,
+        )
     figures, notes = write_qualitative_figures(
-        results, out_dir, names, budget=budget, seed=seed, max_slices=max_slices
+        results, out_dir, names, budget=budget, seed=seed, max_slices=max_slices, strategies=selected
     )
     written += figures
     written.notes += notes

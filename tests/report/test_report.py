@@ -14,6 +14,7 @@ import pytest
 from alstrategies.cli import main
 from alstrategies.errors import RecordError
 from alstrategies.report import render_latex, render_markdown, write_report
+from alstrategies.report.latex import MAX_COLUMNS
 from alstrategies.report.tables import Table, budget_label, budget_table
 
 SYNTHETIC_RESULTS = Path(__file__).resolve().parents[2] / "results" / "synthetic" / "results.csv"
@@ -95,8 +96,9 @@ CELL = re.compile(r"^(\\textbf\{)?(-?\d+\.\d{2})(?: \$\\pm\$ (\d+\.\d{2}))?(\})?
 
 
 def parse_latex(text: str) -> dict[str, dict]:
-    """label -> {"header": [...], "rows": {name: [(mean, std, bold) | None, ...]}, "columns": int}."""
-    tables = {}
+    """label -> {"spec", "header", "rows": {name: [(mean, std, bold) | None, ...]}, "parts"}: the
+    parts of a split table (labels ``<label>-part<k>``) joined into one, ``parts`` their specs."""
+    tables: dict[str, dict] = {}
     for block in re.findall(r"\\begin\{table\}.*?\\end\{table\}", text, re.S):
         label = re.search(r"\\label\{tab:([^}]*)\}", block).group(1)
         spec, body = re.search(r"\\begin\{tabular\}\{([^}]*)\}(.*?)\\end\{tabular\}", block, re.S).groups()
@@ -129,7 +131,18 @@ def parse_latex(text: str) -> dict[str, dict]:
                 parsed.append((float(match.group(2)), std, bold))
             rows[parts[0].replace(r"\_", "_")] = parsed
         assert len(header) == len(spec)
-        tables[label] = {"spec": spec, "header": header, "rows": rows}
+        base, _, k = label.rpartition("-part")
+        if base and k.isdigit():  # a later part of a split table: its columns continue the first's
+            first = tables[base]
+            assert int(k) == len(first["parts"]) + 1 and header[0] == first["header"][0]
+            assert list(rows) == list(first["rows"])
+            first["spec"] += spec[1:]
+            first["header"] += header[1:]
+            first["parts"].append(spec)
+            for name, parsed in rows.items():
+                first["rows"][name] += parsed
+            continue
+        tables[label] = {"spec": spec, "header": header, "rows": rows, "parts": [spec]}
     return tables
 
 
@@ -180,6 +193,7 @@ def _check_family(run: Path, results: pd.DataFrame, family: str, classes: list[s
     for metric in metrics:
         table = tables[metric.replace("_", "-")]
         assert table["spec"] == "l" + "c" * len(budgets)  # column count = budgets + 1
+        assert all(len(spec) <= 1 + MAX_COLUMNS for spec in table["parts"])  # the default: split
         assert table["header"] == ["Strategy", *[budget_label(b).replace("%", r"\%") for b in budgets]]
         assert budget_label(budgets[-1]) == "100%"  # the upper bound is the last column
         assert list(table["rows"]) == list(dict.fromkeys(results["strategy"]))

@@ -49,7 +49,13 @@ def test_variant_by_class_table_3(tmp_path):
             assert row["n_seeds"].item() == 3
     for _, column in csv.groupby("class"):
         assert (column["best"] == (column["mean"].round(2) == column["mean"].round(2).max())).all()
-    table = parse_latex((tmp_path / "ablation_table.tex").read_text())["ablation-asr"]
+    tex = (tmp_path / "ablation_table.tex").read_text()
+    assert tex.startswith("% Ablation ablation_asr: Dice (%) at 100% labeled")  # what, then the package
+    assert (
+        "LaTeX layout 'split'" in tex.splitlines()[1]
+        and "needs \\usepackage{booktabs}" in tex.splitlines()[1]
+    )
+    table = parse_latex(tex)["ablation-asr"]
     assert table["spec"] == "lcccc"  # variant + 3 classes + Avg.
     assert table["header"] == ["Variant", "RV", "MYO", "LV", "Avg."]
     assert list(table["rows"]) == ["No ASR", "add", "concat", "ASR"]
