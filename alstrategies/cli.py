@@ -17,30 +17,23 @@ from pathlib import Path
 import pandas as pd
 
 from alstrategies import __version__
-from alstrategies.config import load_config
+from alstrategies.config import load_config, names_option, seeds_option, validate
 from alstrategies.engine.stopping import exit_status, signal_name, stop_on_signals
 from alstrategies.errors import AlstrategiesError, ConfigError, MissingFileError, RecordError, UnitFailed
 from alstrategies.settings import Settings
 
 
-def _split(text: str | None) -> list[str] | None:
-    return None if text is None else [part.strip() for part in text.split(",") if part.strip()]
-
-
-def _seeds(text: str | None) -> list[int] | None:
-    """The integers of ``--seeds 0,1,2`` (None when not given)."""
-    if not text:
-        return None
-    try:
-        seeds = [int(part) for part in _split(text) or []]
-    except ValueError:
-        raise ConfigError(f"--seeds expects comma-separated integers (e.g. 0,1,2), got {text!r}") from None
-    repeated = sorted({s for s in seeds if seeds.count(s) > 1})
-    if repeated:
-        raise ConfigError(
-            f"--seeds lists seed(s) {repeated} more than once, in {text!r}; give each seed once"
-        )
-    return seeds
+def _refuse_empty_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """An option given an empty value (``--out ""``) is refused: it would silently mean its
+    default (``--seeds`` and ``--strategies`` say so themselves, :func:`names_option`)."""
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for action in subparsers.choices[args.command]._actions:
+        value = getattr(args, action.dest, None)
+        if action.dest in ("seeds", "strategies") or not action.option_strings:
+            continue
+        if isinstance(value, str) and not value.strip():
+            flag = max(action.option_strings, key=len)
+            raise ConfigError(f"{flag} is empty: give it a value, or leave it out for its default")
 
 
 def _add_config_arguments(
@@ -89,15 +82,20 @@ def _executor(settings: Settings, args: argparse.Namespace):
 
 
 def _run_one(
-    config: dict, out: Path, seeds: list[int] | None, args: argparse.Namespace, reference: str | None = None
+    config: dict,
+    out: Path,
+    seeds: list[int] | None,
+    args: argparse.Namespace,
+    executor,
+    reference: str | None = None,
 ):
-    """Run one validated config into ``out`` (from here on only its :class:`Settings` travel)."""
+    """Run one validated config into ``out`` with ``executor`` (from here on only its
+    :class:`Settings` travel)."""
     from alstrategies.engine.loop import Experiment
     from alstrategies.report import write_report
 
-    settings = Settings.from_config(config)
-    experiment = Experiment(settings, out, seeds=seeds, progress=not args.quiet)
-    results = experiment.run(_executor(settings, args))
+    experiment = Experiment(Settings.from_config(config), out, seeds=seeds, progress=not args.quiet)
+    results = experiment.run(executor)
     try:
         write_report(
             results,
@@ -113,44 +111,45 @@ def _run_one(
 
 
 def _command_run(args: argparse.Namespace) -> int:
+    """Every value is checked before anything is written; then the output folder is held
+    (:func:`~alstrategies.engine.folder_lock.hold_run_folder`) while the run writes into it."""
     from alstrategies.data import bars
-    from alstrategies.grid import expand_grid, is_grid, write_grid_manifest
+    from alstrategies.engine.folder_lock import hold_run_folder
+    from alstrategies.engine.layout import GridLayout, RunLayout
+    from alstrategies.grid import check_reuse, expand_grid, is_grid, write_grid_manifest
 
     bars.set_quiet(args.quiet)
-    from alstrategies.engine.layout import GridLayout, RunLayout
-
     config = load_config(args.config, _overrides(args))
-    strategies = _split(args.strategies)
+    strategies = names_option(args.strategies, "--strategies", "random,margin; see `alstrategies list`")
     if strategies:
         config["strategies"]["names"] = strategies
-        from alstrategies.config import validate
-
         validate(config)
-    seeds = _seeds(args.seeds)
+    seeds = seeds_option(args.seeds)
     if args.reference:  # a bad reference table is reported now, not after the run
         _check_reference(args.reference, grid=is_grid(config))
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
+    grid = is_grid(config)
+    variants = expand_grid(config) if grid else {"": config}
+    executors = {name: _executor(Settings.from_config(v), args) for name, v in variants.items()}
     start = time.perf_counter()
-    if is_grid(config):
-        from alstrategies.grid import check_reuse
-        from alstrategies.report import write_ablation_report
+    with hold_run_folder(out, grid=grid):
+        if grid:
+            from alstrategies.report import write_ablation_report
 
-        variants = expand_grid(config)
-        out.mkdir(parents=True, exist_ok=True)
-        reused = check_reuse(config, out)
-        write_grid_manifest(out, Path(args.config).stem, config)
-        for name, variant in variants.items():
-            if name in reused:
-                print(f"grid variant {name}: the 100 % models of {reused[name]} (grid.reuse)")
-                continue
-            print(f"grid variant {name}")
-            _run_one(variant, GridLayout(out).variant(name), seeds, args)
-        written = write_ablation_report(out, args.reference, args.reference_name)
-        print(f"finished in {(time.perf_counter() - start) / 60:.1f} min; grid report:")
-        for path in written:
-            print(f"  {path}")
-        return 0
-    _run_one(config, out, seeds, args, args.reference)
+            reused = check_reuse(config, out)
+            write_grid_manifest(out, Path(args.config).stem, config)
+            for name, variant in variants.items():
+                if name in reused:
+                    print(f"grid variant {name}: the 100 % models of {reused[name]} (grid.reuse)")
+                    continue
+                print(f"grid variant {name}")
+                _run_one(variant, GridLayout(out).variant(name), seeds, args, executors[name])
+            written = write_ablation_report(out, args.reference, args.reference_name)
+            print(f"finished in {(time.perf_counter() - start) / 60:.1f} min; grid report:")
+            for path in written:
+                print(f"  {path}")
+            return 0
+        _run_one(config, out, seeds, args, executors[""], args.reference)
     minutes = (time.perf_counter() - start) / 60
     layout = RunLayout(out)
     print(f"finished in {minutes:.1f} min; results in {layout.results}")
@@ -243,25 +242,17 @@ def _command_status(args: argparse.Namespace) -> int:
 
 
 def _command_compare(args: argparse.Namespace) -> int:
-    from alstrategies.compare import compare_dice_tables
+    from alstrategies.compare import compare_results
 
-    identical, text = compare_dice_tables(args.run_dir, args.reference_dir)
-    print(text)
-    return 0 if identical or not args.strict else 1
+    comparison = compare_results(args.run_dir, args.reference_dir)
+    print(comparison.text)
+    return 0 if comparison.identical or not args.strict else 1
 
 
 def _command_list(args: argparse.Namespace) -> int:
-    from alstrategies.registry import DATASETS, MODELS, STRATEGIES
+    from alstrategies.registry import listing
 
-    print("strategies (family; source; forward passes per image):")
-    for name, doc in STRATEGIES.describe().items():
-        factory = STRATEGIES.get(name)
-        facts = [getattr(factory, key, "") for key in ("family", "source", "forward_passes")]
-        print(f"  {name:<24} {doc}\n  {'':<24} {'; '.join(str(f) for f in facts if f)}")
-    for title, registry in (("datasets", DATASETS), ("models", MODELS)):
-        print(f"{title}:")
-        for name, doc in registry.describe().items():
-            print(f"  {name:<24} {doc}")
+    print(listing())
     return 0
 
 
@@ -338,11 +329,17 @@ def build_parser() -> argparse.ArgumentParser:
     status.set_defaults(handler=_command_status)
 
     compare = commands.add_parser(
-        "compare", help="compare a run's Dice table with a reference run's (e.g. results/synthetic)"
+        "compare",
+        help="compare a run's results.csv with a reference run's (e.g. results/synthetic), "
+        "row by (strategy, seed, round)",
     )
     compare.add_argument("run_dir", help="the run folder to check")
     compare.add_argument("reference_dir", help="the reference run folder")
-    compare.add_argument("--strict", action="store_true", help="exit 1 unless the tables are identical")
+    compare.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit 1 unless every row both runs have is identical (and there is one)",
+    )
     compare.set_defaults(handler=_command_compare)
 
     listing = commands.add_parser("list", help="show the registered strategies, datasets and models")
@@ -383,9 +380,11 @@ def is_user_error(error: BaseException) -> bool:
 def main(argv: list[str] | None = None) -> int:
     """Run the command of ``argv``; its exit status (2 for a user error, 130 or 143 when stopped
     by SIGINT or SIGTERM, :mod:`alstrategies.engine.stopping`)."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     with stop_on_signals():  # held while the stop is reported: a second signal ends at once
         try:
+            _refuse_empty_options(parser, args)
             return args.handler(args)
         except KeyboardInterrupt as stop:  # Ctrl-C, SIGINT or SIGTERM: one line, no traceback
             if args.handler is _command_prepare:

@@ -85,6 +85,38 @@ def parse_assignment(assignment: str) -> tuple[str, Any]:
     return key.strip(), parse_value(text.strip())
 
 
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.split(",") if part.strip()]
+
+
+def names_option(text: str | None, option: str, example: str) -> list[str] | None:
+    """The names of a comma-separated option such as ``--strategies a,b`` (None when not
+    given); an empty list is refused, since it would silently mean the config's."""
+    if text is None:
+        return None
+    if not _split(text):
+        raise ConfigError(
+            f"{option} is empty ({text!r}): give comma-separated names (e.g. {example}), "
+            "or leave it out for the config's"
+        )
+    return _split(text)
+
+
+def seeds_option(text: str | None) -> list[int] | None:
+    """The seeds of ``--seeds 0,1,2`` (None when not given), checked like ``protocol.seeds``."""
+    from alstrategies.engine.protocol import check_seeds
+
+    names = names_option(text, "--seeds", "0,1,2")
+    if names is None:
+        return None
+    try:
+        seeds = [int(part) for part in names]
+    except ValueError:
+        raise ConfigError(f"--seeds expects comma-separated integers (e.g. 0,1,2), got {text!r}") from None
+    check_seeds(seeds, "--seeds")
+    return seeds
+
+
 def set_key(config: dict, dotted: str, value: Any) -> None:
     """Set ``section.key`` (or ``strategies.<name>.<option>``) in a nested dict."""
     parts = dotted.split(".")
@@ -120,8 +152,23 @@ def _check_type(key: str, value: Any, default: Any) -> Any:
     if isinstance(default, int) and isinstance(value, float) and value.is_integer():
         return int(value)
     if not isinstance(value, type(default)) or isinstance(value, bool) != isinstance(default, bool):
-        raise ConfigError(f"{key} must be of type {type(default).__name__}, got {value!r}")
+        raise ConfigError(
+            f"{key} must be of type {type(default).__name__}, got {value!r}{_list_hint(key, value, default)}"
+        )
     return value
+
+
+def _list_hint(key: str, value: Any, default: Any) -> str:
+    """How to quote a list that ``--set`` read as one string: ``[dice,hd95]`` is no TOML list
+    (its words lack quotes), so :func:`parse_value` keeps it a bare word."""
+    text = value.strip() if isinstance(value, str) else ""
+    if not isinstance(default, list) or not (text.startswith("[") and text.endswith("]")):
+        return ""
+    if not all(isinstance(d, str) for d in default):  # a list of numbers: quotes are no fix
+        return ""
+    items = [item.strip().strip("'\"") for item in text[1:-1].split(",") if item.strip()]
+    literal = ",".join(json.dumps(i) if isinstance(parse_value(i), str) else i for i in items)
+    return f"; TOML strings need quotes, and the shell needs them kept: --set '{key}=[{literal}]'"
 
 
 def _did_you_mean(unknown: Iterable[str], valid: Iterable[str], prefix: str = "") -> str:
@@ -183,6 +230,7 @@ def validate(config: dict) -> dict:
             if key in allowed and not isinstance(allowed[key], dict):
                 values[key] = _check_type(f"{section}.{key}", value, allowed[key])
     check_ranges(config)
+    _check_protocol(config["protocol"])
     _check_choices(config)
     _check_model(config["model"])
     _check_evaluation(config["evaluation"])
@@ -192,6 +240,15 @@ def validate(config: dict) -> dict:
     for name in names:
         STRATEGIES.get(name)  # raises with the list of registered names
     return config
+
+
+def _check_protocol(protocol: dict) -> None:
+    """Seeds that numpy takes (non-negative) and a budget schedule that runs the budgets asked
+    for (:func:`~alstrategies.engine.protocol.budget_fractions`), before any data are loaded."""
+    from alstrategies.engine.protocol import budget_fractions, check_seeds
+
+    check_seeds(protocol["seeds"], "protocol.seeds")
+    budget_fractions(protocol["initial_fraction"], protocol["step_fraction"], protocol["final_fraction"])
 
 
 def _check_choices(config: dict) -> None:
@@ -239,6 +296,10 @@ def load_config(path: str | Path | None = None, overrides: Iterable[str] = ()) -
     config = copy.deepcopy(DEFAULTS)
     if path is not None:
         path = Path(path)
+        if path.is_dir():
+            raise ConfigError(
+                f"config file {str(path)!r} is a folder; give a TOML file, e.g. benchmarks/configs/synthetic.toml"
+            )
         if not path.is_file():
             raise ConfigError(f"config file {str(path)!r} not found (see benchmarks/configs/)")
         try:

@@ -8,6 +8,7 @@ that provides it. :meth:`Registry.register` adds an entry at run time (tests, no
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from importlib.metadata import entry_points
@@ -15,7 +16,17 @@ from typing import Any
 
 from alstrategies.errors import UnknownNameError
 
-__all__ = ["DATASETS", "EXECUTORS", "MODELS", "STRATEGIES", "Registry", "UnknownNameError", "create"]
+__all__ = [
+    "DATASETS",
+    "EXECUTORS",
+    "MODELS",
+    "STRATEGIES",
+    "Registry",
+    "UnknownNameError",
+    "create",
+    "did_you_mean",
+    "listing",
+]
 
 
 class Registry:
@@ -60,7 +71,8 @@ class Registry:
         self._load_entry_points()
         if name not in self._entries:
             raise UnknownNameError(
-                f"unknown {self.kind} {name!r}; registered: {', '.join(self.names()) or 'none'}"
+                f"unknown {self.kind} {name!r}{did_you_mean(name, self.names())}; "
+                f"registered: {', '.join(self.names()) or 'none'}"
                 f" (third-party {self.plural} register through the entry-point group"
                 f" '{self.group}')"
             )
@@ -86,6 +98,12 @@ class Registry:
         return out
 
 
+def did_you_mean(name: str, names: list[str]) -> str:
+    """`` (did you mean max_entropy?)`` when ``name`` is a near miss of one of ``names``, else empty."""
+    matches = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
+    return f" (did you mean {matches[0]}?)" if matches else ""
+
+
 def _is_entry_point(entry: Any) -> bool:
     return hasattr(entry, "load") and hasattr(entry, "group")
 
@@ -107,6 +125,20 @@ STRATEGIES = Registry("strategy", "alstrategies.strategies", plural="strategies"
 DATASETS = Registry("dataset", "alstrategies.datasets")
 MODELS = Registry("model", "alstrategies.models")
 EXECUTORS = Registry("executor", "alstrategies.executors")
+
+
+def listing() -> str:
+    """What ``alstrategies list`` prints: every strategy (with its family, source and forward
+    passes per image), dataset and model, with the first line of its docstring."""
+    lines = ["strategies (family; source; forward passes per image):"]
+    for name, doc in STRATEGIES.describe().items():
+        factory = STRATEGIES.get(name)
+        facts = [getattr(factory, key, "") for key in ("family", "source", "forward_passes")]
+        lines.append(f"  {name:<24} {doc}\n  {'':<24} {'; '.join(str(f) for f in facts if f)}")
+    for title, registry in (("datasets", DATASETS), ("models", MODELS)):
+        lines.append(f"{title}:")
+        lines.extend(f"  {name:<24} {doc}" for name, doc in registry.describe().items())
+    return "\n".join(lines)
 
 
 def create(registry: Registry, name: str, /, **options: Any) -> Any:

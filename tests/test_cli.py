@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from alstrategies.cli import _overrides, build_parser, main
+from tests.conftest import TINY
 
 
 def _subcommand(name: str) -> argparse.ArgumentParser:
@@ -63,9 +64,9 @@ def test_a_bad_reference_table_stops_run_before_any_training(tmp_path, capsys):
 
 
 def test_bad_seeds_are_a_user_error_before_any_training(tmp_path, capsys):
-    from alstrategies.cli import _seeds
+    from alstrategies.config import seeds_option
 
-    assert _seeds("0, 2,5") == [0, 2, 5] and _seeds(None) is None
+    assert seeds_option("0, 2,5") == [0, 2, 5] and seeds_option(None) is None
     code = main(
         ["run", "benchmarks/configs/synthetic.toml", "--out", str(tmp_path / "run"), "--seeds", "0,x"]
     )
@@ -123,7 +124,7 @@ def test_check_passes_a_registered_strategy(capsys):
     assert "PASS random [plain] returns k distinct unlabeled indices" in out
     assert "PASS random [sbc] an empty pool raises EmptyPoolError" in out
     assert "SKIP random [plain] scores do not depend on the batch size: random is not" in out
-    assert out.strip().splitlines()[-1] == "random: 17 passed, 0 failed, 4 skipped"
+    assert out.strip().splitlines()[-1] == "random: 17 passed, 0 failed, 5 skipped"
 
 
 def test_check_of_an_unknown_name_lists_the_registered_ones(capsys):
@@ -143,4 +144,110 @@ def test_check_of_a_broken_module_class_path_fails(capsys):
         " broke the query contract: select() returned duplicate indices [0]" in out
     )
     assert "PASS duplicate_picker [any] is a QueryStrategy named as registered" in out
-    assert out.strip().splitlines()[-1] == f"{__name__}:DuplicatePicker: 3 passed, 6 failed, 2 skipped"
+    assert out.strip().splitlines()[-1] == f"{__name__}:DuplicatePicker: 3 passed, 6 failed, 3 skipped"
+
+
+# -- every value is checked before anything is written ---------------------------------------------
+#: a run that takes seconds, so that a value the old code let through fails the test quickly
+TINY_RUN = [
+    "--strategies",
+    "random",
+    "--quiet",
+    *[
+        part
+        for assignment in [*TINY, "model.heads=plain", "protocol.final_fraction=0.2", "snapshots.slices=0"]
+        for part in ("--set", assignment)
+    ],
+]
+
+
+@pytest.mark.parametrize(
+    ("seeds", "message"),
+    [
+        ("-1", "--seeds: seeds must be non-negative integers (they seed numpy), got [-1]"),
+        ("=0,-2", "--seeds: seeds must be non-negative integers (they seed numpy), got [-2]"),
+        ("", "--seeds is empty (''): give comma-separated names (e.g. 0,1,2), or leave it out"),
+        (" , ", "--seeds is empty (' , ')"),
+    ],
+)
+def test_bad_seeds_are_refused_before_anything_is_written(tmp_path, capsys, seeds, message):
+    out = tmp_path / "run"
+    seeds_args = [f"--seeds{seeds}"] if seeds.startswith("=") else ["--seeds", seeds]
+    code = main(["run", "benchmarks/configs/synthetic.toml", "--out", str(out), *seeds_args, *TINY_RUN])
+    err = capsys.readouterr().err
+    assert code == 2 and err.count("\n") == 1 and message in err, err
+    assert not out.exists()  # no config.json, plan.json or run.log to resume from
+
+
+def test_negative_config_seeds_are_refused_before_anything_is_written(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = main(
+        ["run", "benchmarks/configs/synthetic.toml", "--out", str(out), "--set", "protocol.seeds=[0,-1]"]
+    )
+    assert code == 2 and "protocol.seeds: seeds must be non-negative integers" in capsys.readouterr().err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "message"),
+    [
+        (["--strategies", ""], "--strategies is empty (''): give comma-separated names (e.g. random,margin"),
+        (["--strategies", ","], "--strategies is empty (',')"),
+        (["--out", ""], "--out is empty: give it a value, or leave it out for its default"),
+        (["--data", " "], "--data is empty"),
+        (["--reference", ""], "--reference is empty"),
+        (["--executor", ""], "--executor is empty"),
+    ],
+)
+def test_an_empty_option_value_is_refused_not_read_as_its_default(
+    tmp_path, capsys, monkeypatch, option, message
+):
+    monkeypatch.chdir(tmp_path)  # the default --out is runs/<config name> here
+    config = str(Path(__file__).resolve().parents[1] / "benchmarks" / "configs" / "synthetic.toml")
+    args = ["run", config, "--out", str(tmp_path / "run"), *TINY_RUN, *option]
+    err = (main(args), capsys.readouterr().err)
+    assert err[0] == 2 and err[1].startswith("alstrategies: error: ") and message in err[1], err
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+# -- make: an explicit TORCH replaces the venv's torch ------------------------------------------------
+def _make_dry_run(folder: Path, *args: str, env: dict | None = None) -> str:
+    import os
+    import subprocess
+
+    environment = {k: v for k, v in os.environ.items() if k not in ("TORCH", "MAKEFLAGS", "MFLAGS")}
+    result = subprocess.run(
+        ["make", "-n", "setup", *args],
+        cwd=folder,
+        env={**environment, **(env or {})},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout
+
+
+def test_an_explicit_torch_is_installed_once_and_a_clean_clone_gets_the_default(tmp_path):
+    import shutil
+
+    if shutil.which("make") is None:
+        pytest.skip("needs make")
+    root = Path(__file__).resolve().parents[1]
+    for name in ("Makefile", "pyproject.toml"):
+        shutil.copy(root / name, tmp_path / name)
+    clean = _make_dry_run(tmp_path)  # a fresh clone: a venv, the default torch if it has none
+    assert "-m venv .venv" in clean and '|| .venv/bin/python -m pip install -q "torch==' in clean
+    assert "uninstall" not in clean
+    bin_dir = tmp_path / ".venv" / "bin"
+    bin_dir.mkdir(parents=True)
+    (bin_dir / "python").touch(mode=0o755)
+    (bin_dir / "alstrategies").touch()  # set up, with a torch installed
+    assert "pip" not in _make_dry_run(tmp_path)
+    for explicit in (_make_dry_run(tmp_path, "TORCH=torch"), _make_dry_run(tmp_path, env={"TORCH": "torch"})):
+        lines = explicit.splitlines()
+        uninstall = lines.index(".venv/bin/python -m pip uninstall -q -y torch")
+        assert lines[uninstall + 1] == '.venv/bin/python -m pip install -q "torch"'
+        assert "echo 'torch' > .venv/torch-requirement" in lines and "import torch" not in explicit
+    (tmp_path / ".venv" / "torch-requirement").write_text("torch\n")  # installed with that torch
+    assert "pip" not in _make_dry_run(tmp_path, "TORCH=torch")
+    assert 'pip install -q "torch>=2,<3"' in _make_dry_run(tmp_path, "TORCH=torch>=2,<3")

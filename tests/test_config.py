@@ -262,3 +262,76 @@ def test_the_engine_takes_settings_not_the_config_dict() -> None:
     assert "settings" in inspect.signature(claim_run_folder).parameters
     assert "config" not in {f.name for f in WorkerSpec.__dataclass_fields__.values()}
     assert not any(name == "config" for name in vars(Experiment))
+
+
+def test_a_config_path_that_is_a_folder_says_so(tmp_path):
+    with pytest.raises(
+        ConfigError, match=r"is a folder; give a TOML file, e.g. benchmarks/configs/synthetic.toml"
+    ):
+        load_config(tmp_path)
+
+
+def test_a_list_of_bare_words_suggests_the_quotes(capsys):
+    from alstrategies.cli import main
+
+    with pytest.raises(ConfigError) as raised:
+        load_config(None, ["evaluation.metrics=[dice,hd95]"])
+    assert str(raised.value) == (
+        "evaluation.metrics must be of type list, got '[dice,hd95]'; TOML strings need quotes, and the "
+        'shell needs them kept: --set \'evaluation.metrics=["dice","hd95"]\''
+    )
+    assert load_config(None, ['evaluation.metrics=["dice","hd95"]'])["evaluation"]["metrics"] == [
+        "dice",
+        "hd95",
+    ]
+    with pytest.raises(ConfigError, match=r"--set 'strategies.names=\[\"random\",\"margin\"\]'"):
+        load_config(None, ["strategies.names=[random, 'margin']"])
+    with pytest.raises(ConfigError) as raised:  # numbers: quotes would be no fix
+        load_config(None, ["protocol.seeds=[0,x]"])
+    assert "quotes" not in str(raised.value)
+    assert main(["prepare", "benchmarks/configs/smoke.toml", "--set", "evaluation.metrics=[dice,hd95]"]) == 2
+    assert '--set \'evaluation.metrics=["dice","hd95"]\'' in capsys.readouterr().err
+
+
+def test_negative_seeds_are_refused_in_the_config():
+    with pytest.raises(
+        ConfigError, match=r"protocol.seeds: seeds must be non-negative integers .* got \[-3\]"
+    ):
+        load_config(None, ["protocol.seeds=[0, -3]"])
+
+
+@pytest.mark.parametrize(
+    ("initial", "step", "final", "message"),
+    [
+        (
+            0.2,
+            0.25,
+            0.6,
+            "protocol.step_fraction = 0.25 does not fit a whole number of times between initial_fraction "
+            "0.2 and final_fraction 0.6: the rounds would run at 20.00 %, 40.00 %, 60.00 % (a step of "
+            "0.2); set protocol.step_fraction to 0.4 (1 round) or 0.2 (2 rounds), or move final_fraction",
+        ),
+        (0.1, 0.05, 0.33, "the rounds would run at 10.00 %, 14.60 %, 19.20 %, 23.80 %, 28.40 %, 33.00 %"),
+        (0.2, 1.0, 0.4, "set protocol.step_fraction to 0.2 (1 round)"),  # once ran 20 % only
+    ],
+)
+def test_a_step_that_does_not_fit_the_span_is_refused_with_the_budgets_it_would_run(
+    initial, step, final, message
+):
+    from alstrategies.errors import BudgetError
+
+    overrides = [f"protocol.initial_fraction={initial}", f"protocol.step_fraction={step}"]
+    with pytest.raises(BudgetError) as raised:
+        load_config(None, [*overrides, f"protocol.final_fraction={final}"])
+    assert message in str(raised.value)
+    with pytest.raises(BudgetError, match="does not fit a whole number of times"):
+        budget_schedule(100, initial, step, final)
+
+
+def test_steps_written_to_four_decimals_still_fit():
+    paper = budget_schedule(300, 0.0667, 0.0333, 0.3333)  # 1/15 + 8 x 1/30 = 1/3
+    assert [b.count for b in paper] == [20, 30, 40, 50, 60, 70, 80, 90, 100]
+    assert [b.count for b in budget_schedule(300, 0.0667, 0.0333, 0.1)] == [20, 30]
+    assert [b.count for b in budget_schedule(300, 0.2, 0.0333, 0.2)] == [60]  # one budget: no step
+    for path in sorted(CONFIGS.glob("*.toml")):
+        load_config(path)  # every committed config's step fits

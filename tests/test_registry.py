@@ -95,3 +95,34 @@ def test_registering_a_builtin_again_is_a_no_op_but_another_object_is_refused():
         registry.register("acdc", load_synthetic)  # an entry point that names another loader
     registry.register("acdc", load_synthetic, replace=True)
     assert registry.get("acdc") is load_synthetic
+
+
+def test_a_near_miss_of_a_registered_name_is_suggested(capsys):
+    with pytest.raises(UnknownNameError) as error:
+        STRATEGIES.get("max_entrpy")
+    assert str(error.value).startswith(
+        "unknown strategy 'max_entrpy' (did you mean max_entropy?); registered: "
+    )
+    registry = Registry("thing", "alstrategies.test-none")
+    registry.register("alpha", object())
+    with pytest.raises(
+        UnknownNameError, match=r"unknown thing 'alpah' \(did you mean alpha\?\); registered: alpha"
+    ):
+        registry.get("alpah")
+    with pytest.raises(UnknownNameError) as error:
+        registry.get("zzz")
+    assert "did you mean" not in str(error.value)
+    assert (
+        main(
+            [
+                "run",
+                "benchmarks/configs/smoke.toml",
+                "--strategies",
+                "random,margni",
+                "--out",
+                "/nonexistent/x",
+            ]
+        )
+        == 2
+    )
+    assert "unknown strategy 'margni' (did you mean margin?)" in capsys.readouterr().err

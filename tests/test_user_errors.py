@@ -229,3 +229,28 @@ def test_a_bad_vaal_option_stops_a_run_as_one_line(tmp_path, capsys):
 def test_a_record_that_disappears_is_a_record_error(tmp_path):
     with pytest.raises(RecordError, match="disappeared while results.csv was being written"):
         RecordCache().chain_row(tmp_path / "round1.json", ["A"])
+
+
+# -- run: values that once ran something else than asked, or a traceback -------------------------
+
+
+def test_a_step_that_does_not_fit_is_one_line_before_anything_is_written(tmp_path, capsys):
+    args = _run_args(tmp_path / "run", "protocol.step_fraction=0.25", "protocol.final_fraction=0.6")
+    _one_line_error(  # TINY starts at 0.2: the rounds would run at 20, 40, 60 %, not every 25 %
+        capsys,
+        main(args),
+        "protocol.step_fraction = 0.25 does not fit",
+        "20.00 %, 40.00 %, 60.00 %",
+        "set protocol.step_fraction to 0.4 (1 round) or 0.2 (2 rounds)",
+    )
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_config_folder_and_an_unknown_strategy_are_one_line(tmp_path, capsys):
+    _one_line_error(
+        capsys, main(["run", str(tmp_path), "--out", str(tmp_path / "run")]), "is a folder; give a TOML file"
+    )
+    args = _run_args(tmp_path / "run")
+    args[args.index("--strategies") + 1] = "randon"
+    _one_line_error(capsys, main(args), "unknown strategy 'randon' (did you mean random?)")
+    assert not (tmp_path / "run").exists()

@@ -7,6 +7,8 @@ Layout of a run folder::
     data_fingerprint.json                their content (labels' SHA-256, images' slice
                                          moments): checked on resume
     run.log                              progress and events, appended by every process
+    run.lock                             held (flock) by the invocation that runs into the
+                                         folder: its PID and host; removed when it ends
     plan.json                            the trainings every invocation planned, for `status`
     pool.csv                             per pool slice: its volume, slice index, the volume's
                                          slice count and whether its true label holds foreground
@@ -101,6 +103,11 @@ class RunLayout:
     @property
     def log(self) -> Path:
         return self.root / "run.log"
+
+    @property
+    def lock(self) -> Path:
+        """Locked by the invocation running into this folder (:mod:`alstrategies.engine.folder_lock`)."""
+        return self.root / "run.lock"
 
     @property
     def shared_dir(self) -> Path:
