@@ -90,7 +90,7 @@ def calibrate(
     torch.set_num_threads(settings.train.threads)
     data = load_dataset(config["data"])
     device = resolve_device(settings.train.device)
-    rounds = RoundTrainer(config, settings, data, device, progress=False)
+    rounds = RoundTrainer(settings, data, device, progress=False)
     budgets = budget_schedule(
         data.pool_size,
         settings.protocol.initial_fraction,

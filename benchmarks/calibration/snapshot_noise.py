@@ -100,7 +100,7 @@ class SnapshotNoise:
     def trainer(self, overrides: Sequence[str]) -> RoundTrainer:
         """The round trainer of the preset with the schedule's ``overrides``."""
         config = load_config(self.preset, [*self.overrides, *overrides])
-        return RoundTrainer(config, Settings.from_config(config), self.data, self.device, progress=False)
+        return RoundTrainer(Settings.from_config(config), self.data, self.device, progress=False)
 
     def round0(self, seed: int) -> tuple[dict, float, np.ndarray]:
         """Seed ``seed``'s round-0 weights, Dice and labeled set (trained once, kept in ``models``)."""

@@ -214,7 +214,7 @@ def test_round_trainer_builds_matching_targets(setting: str, maps: int) -> None:
 
     data = load_synthetic(image_size=32, train_patients=1, test_patients=1, slices_per_patient=4)
     config = {"model": {"width": 4, "heads": "sbc", "distance_classes": setting}, "loss": {}}
-    rounds = RoundTrainer(config, Settings.from_config(config), data, torch.device("cpu"), progress=False)
+    rounds = RoundTrainer(Settings.from_config(config), data, torch.device("cpu"), progress=False)
     assert rounds.targets.distance(np.arange(2)).shape == (2, maps, 32, 32)
     assert rounds.new_model(0).sfp.head.out_channels == maps
 
