@@ -8,7 +8,6 @@ options of strategy ``<name>``. Unknown keys are errors that list the valid ones
 from __future__ import annotations
 
 import copy
-import difflib
 import inspect
 import json
 import tomllib
@@ -18,6 +17,7 @@ from typing import Any, get_args
 
 from alstrategies.errors import ConfigError
 from alstrategies.ranges import check_ranges
+from alstrategies.registry import did_you_mean
 from alstrategies.settings import (
     CHOICES,
     DEFAULT_SAMPLING,
@@ -171,16 +171,6 @@ def _list_hint(key: str, value: Any, default: Any) -> str:
     return f"; TOML strings need quotes, and the shell needs them kept: --set '{key}=[{literal}]'"
 
 
-def _did_you_mean(unknown: Iterable[str], valid: Iterable[str], prefix: str = "") -> str:
-    """`` (did you mean train?)`` for a near miss, else empty."""
-    guesses = [
-        f"{prefix}{match[0]}"
-        for name in sorted(unknown)
-        if (match := difflib.get_close_matches(name, list(valid), n=1, cutoff=0.6))
-    ]
-    return f" (did you mean {', '.join(guesses)}?)" if guesses else ""
-
-
 def validate(config: dict) -> dict:
     """Check every key against the schema; return the config with types normalised."""
     from alstrategies.registry import DATASETS, STRATEGIES
@@ -188,7 +178,7 @@ def validate(config: dict) -> dict:
     unknown_sections = set(config) - set(DEFAULTS)
     if unknown_sections:
         raise ConfigError(
-            f"unknown config section(s) {sorted(unknown_sections)}{_did_you_mean(unknown_sections, DEFAULTS)}; "
+            f"unknown config section(s) {sorted(unknown_sections)}{did_you_mean(unknown_sections, DEFAULTS)}; "
             f"valid sections: {sorted(DEFAULTS)}"
         )
     for section, defaults in DEFAULTS.items():
@@ -224,7 +214,7 @@ def validate(config: dict) -> dict:
             )
             raise ConfigError(
                 f"unknown config key(s) {', '.join(f'{section}.{k}' for k in sorted(unknown))}"
-                f"{_did_you_mean(unknown, allowed, f'{section}.')}; valid keys: {listed}{hint}"
+                f"{did_you_mean(unknown, allowed, f'{section}.')}; valid keys: {listed}{hint}"
             )
         for key, value in list(values.items()):
             if key in allowed and not isinstance(allowed[key], dict):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -71,7 +71,7 @@ class Registry:
         self._load_entry_points()
         if name not in self._entries:
             raise UnknownNameError(
-                f"unknown {self.kind} {name!r}{did_you_mean(name, self.names())}; "
+                f"unknown {self.kind} {name!r}{did_you_mean([name], self.names())}; "
                 f"registered: {', '.join(self.names()) or 'none'}"
                 f" (third-party {self.plural} register through the entry-point group"
                 f" '{self.group}')"
@@ -98,10 +98,15 @@ class Registry:
         return out
 
 
-def did_you_mean(name: str, names: list[str]) -> str:
-    """`` (did you mean max_entropy?)`` when ``name`` is a near miss of one of ``names``, else empty."""
-    matches = difflib.get_close_matches(name, names, n=1, cutoff=0.6)
-    return f" (did you mean {matches[0]}?)" if matches else ""
+def did_you_mean(unknown: Iterable[str], valid: Iterable[str], prefix: str = "") -> str:
+    """`` (did you mean max_entropy?)`` for the near misses among ``unknown`` of the names in
+    ``valid`` (each shown with ``prefix``), else empty; registries and config keys share it."""
+    guesses = [
+        f"{prefix}{match[0]}"
+        for name in sorted(unknown)
+        if (match := difflib.get_close_matches(name, list(valid), n=1, cutoff=0.6))
+    ]
+    return f" (did you mean {', '.join(guesses)}?)" if guesses else ""
 
 
 def _is_entry_point(entry: Any) -> bool:
@@ -133,8 +138,11 @@ def listing() -> str:
     lines = ["strategies (family; source; forward passes per image):"]
     for name, doc in STRATEGIES.describe().items():
         factory = STRATEGIES.get(name)
-        facts = [getattr(factory, key, "") for key in ("family", "source", "forward_passes")]
-        lines.append(f"  {name:<24} {doc}\n  {'':<24} {'; '.join(str(f) for f in facts if f)}")
+        family, source, passes = (
+            str(getattr(factory, key, "") or "") for key in ("family", "source", "forward_passes")
+        )
+        facts = [family or "family not given", source or "source not given", passes or "?"]
+        lines.append(f"  {name:<24} {doc}\n  {'':<24} {'; '.join(facts)}")
     for title, registry in (("datasets", DATASETS), ("models", MODELS)):
         lines.append(f"{title}:")
         lines.extend(f"  {name:<24} {doc}" for name, doc in registry.describe().items())

@@ -126,3 +126,28 @@ def test_a_near_miss_of_a_registered_name_is_suggested(capsys):
         == 2
     )
     assert "unknown strategy 'margni' (did you mean margin?)" in capsys.readouterr().err
+
+
+def test_list_labels_what_a_plug_in_does_not_say(capsys):
+    """A plug-in without ``source`` shows "source not given" where its source would stand,
+    not its family and forward passes run together (docs/adding_a_strategy.md)."""
+    import numpy as np
+
+    class Quiet(QueryStrategy):
+        """Picks the first unlabeled images."""
+
+        name = "listing_quiet"
+
+        def select(self, context, k, rng):
+            from alstrategies.query import QueryResult
+
+            return QueryResult(indices=np.asarray(context.unlabeled[:k]))
+
+    STRATEGIES.register(Quiet.name, Quiet)
+    try:
+        assert main(["list"]) == 0
+    finally:
+        STRATEGIES.unregister(Quiet.name)
+    out = capsys.readouterr().out.splitlines()
+    line = out[out.index(next(x for x in out if x.strip().startswith("listing_quiet"))) + 1]
+    assert line.split() == ["uncertainty;", "source", "not", "given;", "1"]
