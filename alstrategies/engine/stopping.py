@@ -34,14 +34,22 @@ class RunInterrupted(KeyboardInterrupt):
         self.signum = signum
 
 
+def _signum(stop: BaseException) -> int:
+    """The signal behind ``stop``: its own, else the one this process's handler received (a
+    library may re-raise a plain ``KeyboardInterrupt``: Ray's ``wait`` does), else SIGINT."""
+    if isinstance(stop, RunInterrupted):
+        return stop.signum
+    return _received[-1] if _received else int(signal.SIGINT)
+
+
 def signal_name(stop: BaseException) -> str:
-    """``SIGTERM`` for a :class:`RunInterrupted` by SIGTERM, else ``SIGINT`` (a Ctrl-C)."""
-    return signal.Signals(stop.signum).name if isinstance(stop, RunInterrupted) else "SIGINT"
+    """``SIGTERM`` for a stop by SIGTERM, else ``SIGINT`` (a Ctrl-C)."""
+    return signal.Signals(_signum(stop)).name
 
 
 def exit_status(stop: BaseException) -> int:
     """What a shell expects of a process stopped by the signal: 130 for SIGINT, 143 for SIGTERM."""
-    return 128 + (stop.signum if isinstance(stop, RunInterrupted) else int(signal.SIGINT))
+    return 128 + _signum(stop)
 
 
 def stop_worker_processes(grace_seconds: float = 5.0) -> None:
@@ -57,6 +65,8 @@ def stop_worker_processes(grace_seconds: float = 5.0) -> None:
 
 
 _stopping = threading.Event()
+#: The signals the driver's handler received during :func:`stop_on_signals`, in order.
+_received: list[int] = []
 
 
 def _end_at_once(signum: int) -> None:
@@ -85,6 +95,7 @@ def _on_signal(signum: int, _frame: FrameType | None) -> None:
     if _stopping.is_set():
         _end_now(signum)
     _stopping.set()
+    _received.append(signum)
     raise RunInterrupted(signum)
 
 
@@ -97,6 +108,7 @@ def stop_on_signals() -> Iterator[None]:
         return
     previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
     _stopping.clear()
+    _received.clear()
     install_driver_handlers()
     try:
         yield

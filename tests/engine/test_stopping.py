@@ -212,3 +212,16 @@ def test_the_exit_status_and_name_of_a_stop() -> None:
     assert exit_status(RunInterrupted(signal.SIGTERM)) == 143
     assert signal_name(RunInterrupted(signal.SIGTERM)) == "SIGTERM"
     assert isinstance(RunInterrupted(signal.SIGTERM), KeyboardInterrupt)
+
+
+def test_a_plain_keyboard_interrupt_after_sigterm_still_reports_sigterm() -> None:
+    """Ray's ``wait`` re-raises a plain ``KeyboardInterrupt`` for the driver's ``RunInterrupted``:
+    the stop is still reported as the signal the handler received."""
+    from alstrategies.engine import stopping
+
+    with stopping.stop_on_signals():
+        with pytest.raises(RunInterrupted):
+            stopping._on_signal(signal.SIGTERM, None)
+        assert exit_status(KeyboardInterrupt()) == 143 and signal_name(KeyboardInterrupt()) == "SIGTERM"
+    with stopping.stop_on_signals():
+        assert exit_status(KeyboardInterrupt()) == 130
