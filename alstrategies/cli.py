@@ -14,12 +14,11 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import pandas as pd
-
 from alstrategies import __version__
 from alstrategies.config import load_config, names_option, seeds_option, validate
 from alstrategies.engine.stopping import exit_status, signal_name, stop_on_signals
-from alstrategies.errors import AlstrategiesError, ConfigError, MissingFileError, RecordError, UnitFailed
+from alstrategies.errors import AlstrategiesError, ConfigError, UnitFailed
+from alstrategies.report.command import add_reference_arguments, add_report_command, check_reference
 from alstrategies.settings import Settings
 
 
@@ -52,19 +51,6 @@ def _overrides(args: argparse.Namespace) -> list[str]:
     if args.data:
         overrides.append(f"data.root={str(Path(args.data).expanduser().resolve())!r}")
     return overrides
-
-
-def _add_reference_arguments(parser: argparse.ArgumentParser) -> None:
-    """``--reference CSV`` and ``--reference-name`` (published values beside the Dice table)."""
-    parser.add_argument(
-        "--reference",
-        metavar="CSV",
-        help="published Dice values to set beside this run's table (reference_comparison.*), "
-        "e.g. benchmarks/reference/sbcal_miccai2024_acdc.csv",
-    )
-    parser.add_argument(
-        "--reference-name", default="paper", help="label of the reference rows (default paper)"
-    )
 
 
 def _executor(settings: Settings, args: argparse.Namespace):
@@ -126,7 +112,7 @@ def _command_run(args: argparse.Namespace) -> int:
         validate(config)
     seeds = seeds_option(args.seeds)
     if args.reference:  # a bad reference table is reported now, not after the run
-        _check_reference(args.reference, grid=is_grid(config))
+        check_reference(args.reference, grid=is_grid(config))
     out = Path(args.out) if args.out else Path("runs") / Path(args.config).stem
     grid = is_grid(config)
     variants = expand_grid(config) if grid else {"": config}
@@ -168,66 +154,6 @@ def _command_prepare(args: argparse.Namespace) -> int:
     print(f"{data.name}: {data.pool_size} pool slices, {len(data.test_volumes)} test volumes; cache: {where}")
     if data.info.get("cases"):  # the loader's census: cases found, used and skipped
         print(data.info["cases"])
-    return 0
-
-
-def _check_reference(path: str, grid: bool) -> None:
-    """Read the ``--reference`` table now: an ablation reference for a grid, else a budget one."""
-    if grid:
-        from alstrategies.report.ablation_reference import load_ablation_reference
-
-        load_ablation_reference(path)
-    else:
-        from alstrategies.report.reference import load_reference
-
-        load_reference(path)
-
-
-def _command_report(args: argparse.Namespace) -> int:
-    from alstrategies.engine.layout import GridLayout, RunLayout
-    from alstrategies.engine.records import class_names_of
-    from alstrategies.report import write_ablation_report, write_report
-
-    for folder in map(Path, args.run_dirs):
-        grid = GridLayout(folder)
-        if grid.manifest.is_file():
-            if args.reference:
-                _check_reference(args.reference, grid=True)
-            written = write_ablation_report(folder, args.reference, args.reference_name)
-        else:
-            path = RunLayout(folder).results
-            if not path.is_file():
-                raise MissingFileError(
-                    f"{path} not found: point `alstrategies report` at a run folder ({path.name}) "
-                    f"or a grid folder ({grid.manifest.name})"
-                )
-            try:
-                results = pd.read_csv(path)
-            except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as error:
-                raise RecordError(f"{path} is not a readable results table ({error})") from None
-            class_names = class_names_of(results)
-            written = write_report(
-                results,
-                folder,
-                class_names,
-                test=args.test,
-                alpha=args.alpha,
-                pairing=args.pairing,
-                budget=args.budget,
-                seed=args.seed,
-                max_slices=args.slices,
-                reference=args.reference,
-                reference_source=args.reference_name,
-            )
-        for item in written:
-            print(item)
-        for note in getattr(written, "notes", []):
-            print(f"note: {note}")
-    from alstrategies.report.decomposition import network_pairs, write_network_query_split
-
-    for shared, paper in network_pairs([Path(p) for p in args.run_dirs]):
-        for item in write_network_query_split(shared, paper, paper):
-            print(item)
     return 0
 
 
@@ -285,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--ray-address", help="ray executor: join this cluster (e.g. HEAD:6379) instead of a local Ray"
     )
     run.add_argument("--quiet", action="store_true", help="no progress bars")
-    _add_reference_arguments(run)
+    add_reference_arguments(run)
     run.set_defaults(handler=_command_run)
 
     prepare = commands.add_parser("prepare", help="decode and resample a dataset once into the on-disk cache")
@@ -295,34 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("--quiet", action="store_true", help="no progress bars")
     prepare.set_defaults(handler=_command_prepare)
 
-    report = commands.add_parser(
-        "report", help="write tables, curves, statistics and figures of finished runs (see docs/reports.md)"
-    )
-    report.add_argument("run_dirs", nargs="+", help="run folders (results.csv) or ablation grids (grid.json)")
-    report.add_argument(
-        "--test",
-        choices=["ttest", "wilcoxon"],
-        default="ttest",
-        help="paired test of summary.md (default ttest)",
-    )
-    report.add_argument(
-        "--alpha", type=float, default=0.05, help="significance level after Holm (default 0.05)"
-    )
-    report.add_argument(
-        "--pairing",
-        choices=["seed", "seed_budget"],
-        default="seed",
-        help="pair by seed on the AULC (default) or by (seed, budget) on the Dice",
-    )
-    report.add_argument(
-        "--budget", help="budget of the qualitative figures, e.g. 0.2 or 20%% (default: middle)"
-    )
-    report.add_argument("--seed", type=int, default=0, help="seed of the qualitative figures (default 0)")
-    report.add_argument(
-        "--slices", type=int, default=4, help="test slices in the qualitative figures (default 4)"
-    )
-    _add_reference_arguments(report)
-    report.set_defaults(handler=_command_report)
+    add_report_command(commands)
 
     status = commands.add_parser("status", help="rounds recorded per strategy and seed in run folders")
     status.add_argument("run_dirs", nargs="+", help="run folders")
